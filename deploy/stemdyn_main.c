@@ -1,6 +1,7 @@
 /* stemdyn — one binary, one subcommand per task; the stages contribute their
  * command tables through their public headers. */
 #include "analyze.h"
+#include "deploy_cli.h"
 #include "ingest.h"
 #include "recon.h"
 #include "sd_cli.h"
@@ -11,7 +12,7 @@
 #include <string.h>
 
 static const sd_cli_cmd_t *const tables[] = {ingest_commands, recon_commands, sim_commands,
-                                             analyze_commands};
+                                             analyze_commands, deploy_commands};
 enum { NTABLES = sizeof tables / sizeof tables[0] };
 
 static void usage(FILE *f)
