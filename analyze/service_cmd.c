@@ -1,0 +1,508 @@
+/* Commands of the live analysis side: the `analyze` process, and the clients
+ * of its statistics (`monitor`, `web`, `report`). */
+#include "analyze.h"
+#include "analyze_service.h"
+#include "sd_clock.h"
+#include "sd_config.h"
+#include "sd_log.h"
+#include "sd_npy.h"
+#include "statspub.h"
+#include "webgw.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <getopt.h>
+#include <math.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <zmq.h>
+
+int analyze_cmd_service(int argc, char **argv);
+int analyze_cmd_monitor(int argc, char **argv);
+int analyze_cmd_web(int argc, char **argv);
+int analyze_cmd_report(int argc, char **argv);
+
+int analyze_cmd_service(int argc, char **argv)
+{
+    static const struct option lo[] = {{"config", required_argument, 0, 'c'},
+                                        {"for", required_argument, 0, 't'},
+                                        {"help", no_argument, 0, 'h'},
+                                        {0, 0, 0, 0}};
+    const char *cfg_path = NULL;
+    double max_s = 0;
+    sd_err_t e;
+    int ch;
+    optind = 0;
+    while ((ch = getopt_long(argc, argv, "c:t:h", lo, NULL)) != -1) {
+        switch (ch) {
+        case 'c': cfg_path = optarg; break;
+        case 't':
+            if (sd_cli_parse_double(optarg, "--for", 0, 1e9, &max_s, &e))
+                return sd_cli_fail("analyze", SD_EXIT_USAGE, "%s", e.msg);
+            break;
+        case 'h':
+            printf("usage: stemdyn analyze [--config FILE] [--for SECONDS]\n\n"
+                   "The analysis process: receives MD snapshots from the sim workers\n"
+                   "(endpoints.analyze_in), classifies every atom against the environment\n"
+                   "dictionary, computes LENS and accumulates transition counts per run, and\n"
+                   "publishes statistics: PUB deltas (endpoints.stats_pub), late-join snapshot\n"
+                   "(endpoints.stats_snapshot), and PUSH to the console (endpoints.console_return).\n"
+                   "Snapshots are journaled in DATA_DIR/analyze/ and replayed at start, so a\n"
+                   "restart loses and double-counts nothing; DATA_DIR/analyze/state.json holds\n"
+                   "the current state (for `stemdyn report`).\n");
+            return SD_EXIT_OK;
+        default: return SD_EXIT_USAGE;
+        }
+    }
+    if (optind < argc)
+        return sd_cli_fail("analyze", SD_EXIT_USAGE, "unexpected argument '%s'", argv[optind]);
+    sd_config_t c;
+    if (sd_config_load(cfg_path, &c, &e))
+        return sd_cli_fail("analyze", SD_EXIT_FAIL, "%s", e.msg);
+    analyze_service_t *s = analyze_service_new(&c, &e);
+    if (!s)
+        return sd_cli_fail("analyze", SD_EXIT_FAIL, "%s", e.msg);
+    int rc = analyze_service_run(s, max_s, &e);
+    analyze_service_destroy(&s);
+    if (rc)
+        return sd_cli_fail("analyze", SD_EXIT_FAIL, "%s", e.msg);
+    return SD_EXIT_OK;
+}
+
+/* "tcp://host:5561" -> "tcp://host:5562": the snapshot endpoint of a stats
+ * endpoint when only one is given (the default configuration's layout). */
+static int next_port(const char *ep, char *out, size_t cap)
+{
+    const char *colon = strrchr(ep, ':');
+    if (!colon || strncmp(ep, "tcp://", 6))
+        return -1;
+    char *end = NULL;
+    long port = strtol(colon + 1, &end, 10);
+    if (*end || port < 1 || port >= 65535)
+        return -1;
+    snprintf(out, cap, "%.*s:%ld", (int)(colon - ep), ep, port + 1);
+    return 0;
+}
+
+static int endpoints(const char *cmd, const char *stats, const char *snap, const char *cfg_path,
+                     char *pub_out, char *snap_out, size_t cap)
+{
+    sd_config_t c;
+    sd_err_t e;
+    if (sd_config_load(cfg_path, &c, &e))
+        return sd_cli_fail(cmd, SD_EXIT_FAIL, "%s", e.msg);
+    snprintf(pub_out, cap, "%s", stats ? stats : c.ep.stats_pub);
+    if (snap)
+        snprintf(snap_out, cap, "%s", snap);
+    else if (stats && next_port(stats, snap_out, cap))
+        return sd_cli_fail(cmd, SD_EXIT_USAGE,
+                           "cannot derive the snapshot endpoint from %s: give --snapshot", stats);
+    else if (!stats)
+        snprintf(snap_out, cap, "%s", c.ep.stats_snapshot);
+    return SD_EXIT_OK;
+}
+
+static void print_table(const statsclient_t *c)
+{
+    const stats_run_t *runs;
+    int n = statsclient_runs(c, &runs);
+    const stats_run_t *m = statsclient_run(c, -1);
+    printf("\033[H\033[2J");
+    printf("stemdyn monitor — seq %llu, %d runs\n\n", (unsigned long long)statsclient_seq(c),
+           m ? n - 1 : n);
+    if (!m) {
+        printf("(no statistics yet)\n");
+        fflush(stdout);
+        return;
+    }
+    int k = m->k;
+    printf("transition probabilities P(i→j), merged over runs (δt per frame):\n      ");
+    for (int j = 0; j < k; j++)
+        printf("%7s", m->labels[j]);
+    printf("   frames: %lld\n", (long long)m->frames);
+    for (int i = 0; i < k; i++) {
+        int64_t row = 0;
+        for (int j = 0; j < k; j++)
+            row += m->counts[i * k + j];
+        printf("%5s ", m->labels[i]);
+        for (int j = 0; j < k; j++) {
+            if (!row || !m->counts[i * k + j])
+                printf("%7s", ".");
+            else
+                printf("%7.4f", (double)m->counts[i * k + j] / (double)row);
+        }
+        printf("\n");
+    }
+    printf("\npopulations (fraction of atoms, mean ± sd over frames):\n");
+    for (int g = 0; g < k; g++)
+        printf("  %-4s %.4f ± %.4f\n", m->labels[g], m->pop_mean[g], m->pop_std[g]);
+    printf("\nruns:\n");
+    for (int r = 0; r < n; r++) {
+        if (runs[r].run_id < 0)
+            continue;
+        printf("  run %-4lld %9.3f / %.0f ns  %8.2f ns/day  %5lld frames  LENS %.2f/%.2f/%.2f\n",
+               (long long)runs[r].run_id, runs[r].sim_ns, runs[r].target_ns, runs[r].ns_per_day,
+               (long long)runs[r].frames, runs[r].lens_fractions[0], runs[r].lens_fractions[1],
+               runs[r].lens_fractions[2]);
+    }
+    fflush(stdout);
+}
+
+int analyze_cmd_monitor(int argc, char **argv)
+{
+    static const struct option lo[] = {{"snapshot", required_argument, 0, 's'},
+                                        {"config", required_argument, 0, 'c'},
+                                        {"once", no_argument, 0, '1'},
+                                        {"timeout", required_argument, 0, 't'},
+                                        {"help", no_argument, 0, 'h'},
+                                        {0, 0, 0, 0}};
+    const char *snap = NULL, *cfg = NULL;
+    int once = 0, ch;
+    double timeout = 0;
+    sd_err_t e;
+    optind = 0;
+    while ((ch = getopt_long(argc, argv, "s:c:1t:h", lo, NULL)) != -1) {
+        switch (ch) {
+        case 's': snap = optarg; break;
+        case 'c': cfg = optarg; break;
+        case '1': once = 1; break;
+        case 't':
+            if (sd_cli_parse_double(optarg, "--timeout", 0, 1e9, &timeout, &e))
+                return sd_cli_fail("monitor", SD_EXIT_USAGE, "%s", e.msg);
+            break;
+        case 'h':
+            printf("usage: stemdyn monitor [ENDPOINT] [--snapshot EP] [--config FILE] [--once] [--timeout S]\n\n"
+                   "Live terminal view of the statistics: transition matrix, populations, runs.\n"
+                   "ENDPOINT is analyze's PUB endpoint (default from the configuration); the\n"
+                   "snapshot endpoint defaults to the next port.  --once prints the state as soon\n"
+                   "as it is synchronised and exits; --timeout stops after S seconds.\n");
+            return SD_EXIT_OK;
+        default: return SD_EXIT_USAGE;
+        }
+    }
+    const char *stats = optind < argc ? argv[optind++] : NULL;
+    if (optind < argc)
+        return sd_cli_fail("monitor", SD_EXIT_USAGE, "unexpected argument '%s'", argv[optind]);
+    char pub[512], sep[512];
+    int rc = endpoints("monitor", stats, snap, cfg, pub, sep, sizeof pub);
+    if (rc)
+        return rc;
+    void *ctx = zmq_ctx_new();
+    statsclient_t *c = statsclient_new(ctx, pub, sep, &e);
+    if (!c) {
+        zmq_ctx_term(ctx);
+        return sd_cli_fail("monitor", SD_EXIT_FAIL, "%s", e.msg);
+    }
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    sigprocmask(SIG_BLOCK, &set, NULL);
+    struct timespec zero = {0, 0};
+    int64_t end = timeout > 0 ? sd_clock_mono_ns() + (int64_t)(timeout * 1e9) : 0;
+    int64_t last_draw = 0;
+    rc = SD_EXIT_OK;
+    for (;;) {
+        int k = statsclient_poll(c, 200, &e);
+        if (k < 0) {
+            rc = sd_cli_fail("monitor", SD_EXIT_FAIL, "%s", e.msg);
+            break;
+        }
+        int64_t now = sd_clock_mono_ns();
+        if (statsclient_synced(c) && (k > 0 || once) && now - last_draw > 250000000LL) {
+            print_table(c);
+            last_draw = now;
+            if (once)
+                break;
+        }
+        if (sigtimedwait(&set, NULL, &zero) > 0)
+            break;
+        if (end && now > end) {
+            if (once)
+                rc = sd_cli_fail("monitor", SD_EXIT_FAIL, "no statistics from %s within %.1f s",
+                                 pub, timeout);
+            break;
+        }
+    }
+    statsclient_destroy(&c);
+    zmq_ctx_term(ctx);
+    return rc;
+}
+
+/* ---- web ---- */
+
+typedef struct jb {
+    char *p;
+    size_t len, cap;
+} jb_t;
+
+static void jb_add(jb_t *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void jb_add(jb_t *b, const char *fmt, ...)
+{
+    for (;;) {
+        va_list ap;
+        va_start(ap, fmt);
+        int k = vsnprintf(b->p ? b->p + b->len : NULL, b->p ? b->cap - b->len : 0, fmt, ap);
+        va_end(ap);
+        if (k < 0)
+            return;
+        if (b->p && (size_t)k < b->cap - b->len) {
+            b->len += (size_t)k;
+            return;
+        }
+        size_t cap = 2 * b->cap + (size_t)k + 256;
+        char *q = realloc(b->p, cap);
+        if (!q)
+            return;
+        b->p = q;
+        b->cap = cap;
+    }
+}
+
+static void jb_num(jb_t *b, double v)
+{
+    if (isfinite(v))
+        jb_add(b, "%.6g", v);
+    else
+        jb_add(b, "null");
+}
+
+static void run_json(jb_t *b, const stats_run_t *r, int with_counts)
+{
+    int k = r->k;
+    jb_add(b, "{\"run_id\":%lld,\"frames\":%lld,\"sim_ns\":", (long long)r->run_id,
+           (long long)r->frames);
+    jb_num(b, r->sim_ns);
+    jb_add(b, ",\"target_ns\":");
+    jb_num(b, r->target_ns);
+    jb_add(b, ",\"ns_per_day\":");
+    jb_num(b, r->ns_per_day);
+    jb_add(b, ",\"populations_mean\":[");
+    for (int g = 0; g < k; g++) {
+        jb_add(b, "%s", g ? "," : "");
+        jb_num(b, r->pop_mean[g]);
+    }
+    jb_add(b, "],\"populations_std\":[");
+    for (int g = 0; g < k; g++) {
+        jb_add(b, "%s", g ? "," : "");
+        jb_num(b, r->pop_std[g]);
+    }
+    jb_add(b, "],\"lens_fractions\":[%.6g,%.6g,%.6g]", r->lens_fractions[0], r->lens_fractions[1],
+           r->lens_fractions[2]);
+    if (with_counts) {
+        jb_add(b, ",\"counts\":[");
+        for (int i = 0; i < k; i++) {
+            jb_add(b, "%s[", i ? "," : "");
+            for (int j = 0; j < k; j++)
+                jb_add(b, "%s%lld", j ? "," : "", (long long)r->counts[i * k + j]);
+            jb_add(b, "]");
+        }
+        jb_add(b, "]");
+    }
+    jb_add(b, "}");
+}
+
+/* The page's state from what the stats messages carry; LENS fractions over
+ * time are accumulated here (hist, [nhist][4]). */
+static char *client_json(const statsclient_t *c, double *hist, int *nhist, int cap)
+{
+    const stats_run_t *runs;
+    int n = statsclient_runs(c, &runs);
+    const stats_run_t *m = statsclient_run(c, -1);
+    jb_t b = {0};
+    jb_add(&b, "{\"stats\":{\"seq\":%llu,\"dt_ns\":1", (unsigned long long)statsclient_seq(c));
+    if (m) {
+        jb_add(&b, ",\"labels\":[");
+        for (int g = 0; g < m->k; g++)
+            jb_add(&b, "%s\"%s\"", g ? "," : "", m->labels[g]);
+        jb_add(&b, "],\"merged\":");
+        run_json(&b, m, 1);
+        if (*nhist == 0 || hist[4 * (*nhist - 1)] != m->sim_ns) {
+            if (*nhist == cap) {
+                memmove(hist, hist + 4, (size_t)(cap - 1) * 4 * sizeof *hist);
+                (*nhist)--;
+            }
+            double *h = hist + 4 * (*nhist)++;
+            h[0] = m->sim_ns;
+            memcpy(h + 1, m->lens_fractions, 3 * sizeof *h);
+        }
+        jb_add(&b, ",\"lens\":{\"class_names\":[\"static\",\"intermediate\",\"dynamic\"],\"fractions_t\":[");
+        for (int i = 0; i < *nhist; i++)
+            jb_add(&b, "%s[%.6g,%.6g,%.6g,%.6g]", i ? "," : "", hist[4 * i], hist[4 * i + 1],
+                   hist[4 * i + 2], hist[4 * i + 3]);
+        jb_add(&b, "]}");
+        for (int i = 0; i < m->n_latency; i++)
+            if (!strcmp(m->latency[i].name, "frame_to_model"))
+                jb_add(&b, ",\"health\":{\"latency_p50_s\":%.6g,\"latency_p99_s\":%.6g}",
+                       m->latency[i].p50_s, m->latency[i].p99_s);
+    }
+    jb_add(&b, ",\"runs\":[");
+    int first = 1;
+    for (int r = 0; r < n; r++) {
+        if (runs[r].run_id < 0)
+            continue;
+        jb_add(&b, "%s", first ? "" : ",");
+        run_json(&b, &runs[r], 0);
+        first = 0;
+    }
+    jb_add(&b, "]}}");
+    return b.p;
+}
+
+int analyze_cmd_web(int argc, char **argv)
+{
+    static const struct option lo[] = {{"stats", required_argument, 0, 's'},
+                                        {"snapshot", required_argument, 0, 'n'},
+                                        {"listen", required_argument, 0, 'l'},
+                                        {"config", required_argument, 0, 'c'},
+                                        {"for", required_argument, 0, 't'},
+                                        {"help", no_argument, 0, 'h'},
+                                        {0, 0, 0, 0}};
+    const char *stats = NULL, *snap = NULL, *cfg = NULL, *listen = "127.0.0.1:8080";
+    double max_s = 0;
+    sd_err_t e;
+    int ch;
+    optind = 0;
+    while ((ch = getopt_long(argc, argv, "s:n:l:c:t:h", lo, NULL)) != -1) {
+        switch (ch) {
+        case 's': stats = optarg; break;
+        case 'n': snap = optarg; break;
+        case 'l': listen = optarg; break;
+        case 'c': cfg = optarg; break;
+        case 't':
+            if (sd_cli_parse_double(optarg, "--for", 0, 1e9, &max_s, &e))
+                return sd_cli_fail("web", SD_EXIT_USAGE, "%s", e.msg);
+            break;
+        case 'h':
+            printf("usage: stemdyn web [--stats ENDPOINT] [--snapshot EP] [--listen HOST:PORT] [--config FILE]\n\n"
+                   "Serves the live dashboard: subscribes to analyze's statistics (late-join\n"
+                   "snapshot first) and pushes the newest state to every browser over\n"
+                   "Server-Sent Events, at most 10 updates per second per client.\n"
+                   "Default listen address 127.0.0.1:8080 (port 0 picks a free port).\n");
+            return SD_EXIT_OK;
+        default: return SD_EXIT_USAGE;
+        }
+    }
+    if (optind < argc)
+        return sd_cli_fail("web", SD_EXIT_USAGE, "unexpected argument '%s'", argv[optind]);
+    char host[64];
+    int64_t port = 0;
+    const char *colon = strrchr(listen, ':');
+    if (!colon || colon == listen || (size_t)(colon - listen) >= sizeof host ||
+        sd_cli_parse_i64(colon + 1, "--listen port", 0, 65535, &port, &e))
+        return sd_cli_fail("web", SD_EXIT_USAGE, "--listen wants HOST:PORT, got '%s'", listen);
+    snprintf(host, sizeof host, "%.*s", (int)(colon - listen), listen);
+    char pub[512], sep[512];
+    int rc = endpoints("web", stats, snap, cfg, pub, sep, sizeof pub);
+    if (rc)
+        return rc;
+    webgw_opts_t o = {.host = host, .port = (int)port, .max_rate_hz = 10, .max_clients = 64};
+    webgw_t *g = webgw_new(&o, &e);
+    if (!g)
+        return sd_cli_fail("web", SD_EXIT_FAIL, "%s", e.msg);
+    void *ctx = zmq_ctx_new();
+    statsclient_t *c = statsclient_new(ctx, pub, sep, &e);
+    if (!c) {
+        webgw_destroy(&g);
+        zmq_ctx_term(ctx);
+        return sd_cli_fail("web", SD_EXIT_FAIL, "%s", e.msg);
+    }
+    printf("stemdyn web: http://%s:%d/ (stats from %s)\n", host, webgw_port(g), pub);
+    fflush(stdout);
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    sigprocmask(SIG_BLOCK, &set, NULL);
+    struct timespec zero = {0, 0};
+    int64_t end = max_s > 0 ? sd_clock_mono_ns() + (int64_t)(max_s * 1e9) : 0;
+    enum { HIST = 4000 };
+    double *hist = malloc(HIST * 4 * sizeof *hist);
+    int nhist = 0;
+    while (hist) {
+        int k = statsclient_poll(c, 100, &e);
+        if (k > 0) {
+            char *js = client_json(c, hist, &nhist, HIST);
+            if (js) {
+                webgw_publish(g, js, strlen(js), NULL);
+                free(js);
+            }
+        }
+        if (sigtimedwait(&set, NULL, &zero) > 0 || (end && sd_clock_mono_ns() > end))
+            break;
+    }
+    free(hist);
+    statsclient_destroy(&c);
+    zmq_ctx_term(ctx);
+    webgw_destroy(&g);
+    return SD_EXIT_OK;
+}
+
+/* ---- report ---- */
+
+static char *read_all(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return NULL;
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    char *b = n >= 0 ? malloc((size_t)n + 1) : NULL;
+    if (b && fread(b, 1, (size_t)n, f) != (size_t)n) {
+        free(b);
+        b = NULL;
+    }
+    fclose(f);
+    if (b) {
+        b[n] = 0;
+        *len = (size_t)n;
+    }
+    return b;
+}
+
+int analyze_cmd_report(int argc, char **argv)
+{
+    static const struct option lo[] = {{"output", required_argument, 0, 'o'},
+                                        {"help", no_argument, 0, 'h'},
+                                        {0, 0, 0, 0}};
+    const char *out = NULL;
+    int ch;
+    optind = 0;
+    while ((ch = getopt_long(argc, argv, "o:h", lo, NULL)) != -1) {
+        switch (ch) {
+        case 'o': out = optarg; break;
+        case 'h':
+            printf("usage: stemdyn report SESSION_DIR -o report.html\n\n"
+                   "Writes a self-contained HTML report of a finished session (the dashboard's\n"
+                   "plots, static, no server needed) from SESSION_DIR/analyze/state.json.\n");
+            return SD_EXIT_OK;
+        default: return SD_EXIT_USAGE;
+        }
+    }
+    if (optind + 1 != argc || !out)
+        return sd_cli_fail("report", SD_EXIT_USAGE, "usage: stemdyn report SESSION_DIR -o report.html");
+    char path[4096];
+    snprintf(path, sizeof path, "%s/analyze/state.json", argv[optind]);
+    size_t len = 0;
+    char *js = read_all(path, &len);
+    if (!js)
+        return sd_cli_fail("report", SD_EXIT_FAIL, "cannot read %s: %s (is %s a session directory?)",
+                           path, strerror(errno), argv[optind]);
+    if (len < 2 || js[0] != '{') {
+        free(js);
+        return sd_cli_fail("report", SD_EXIT_FAIL, "%s is not a stemdyn state file", path);
+    }
+    sd_err_t e;
+    int rc = webgw_write_report(out, js, len, &e);
+    free(js);
+    if (rc)
+        return sd_cli_fail("report", SD_EXIT_FAIL, "%s", e.msg);
+    printf("wrote %s\n", out);
+    return SD_EXIT_OK;
+}
