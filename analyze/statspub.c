@@ -56,7 +56,7 @@ static void msg_from_run(sd_msg_t *out, const stats_run_t *r, const int64_t *cou
     m->n_latency = r->n_latency;
     memcpy(m->latency, r->latency, sizeof m->latency);
     if (r->run_id < 0)
-        snprintf(out->topic_suffix, sizeof out->topic_suffix, "merged");
+        snprintf(out->topic_suffix, sizeof out->topic_suffix, "all");
     else
         snprintf(out->topic_suffix, sizeof out->topic_suffix, "%lld", (long long)r->run_id);
 }
