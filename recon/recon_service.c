@@ -202,6 +202,44 @@ static void check_signal(recon_service_t *s)
         s->stop = 1;
 }
 
+int recon_service_frame_model(const sd_config_t *cfg, recon_series_t *hmm, double dx,
+                              const double *img, long long h, long long w, long long frame_index,
+                              sd_atoms_t **model, recon_model3d_opts_t *mo_out,
+                              recon_frame_result_t *res, sd_err_t *e)
+{
+    recon_count_opts_t co;
+    recon_count_opts_default(&co);
+    recon_columns_t cols;
+    memset(&cols, 0, sizeof cols);
+    recon_count_info_t ci;
+    int64_t t0 = sd_clock_mono_ns();
+    int rc = recon_count_image(img, h, w, dx, &co, &cols, &ci, e);
+    if (!rc && hmm && cols.n > 0) {
+        co.skip_fit = 1;
+        rc = recon_series_count(hmm, &cols, &co, 1.0, &ci, e);
+    }
+    int64_t t1 = sd_clock_mono_ns();
+    if (rc) {
+        recon_columns_free(&cols);
+        return rc;
+    }
+    recon_model3d_opts_t mo;
+    recon_model3d_opts_default(&mo);
+    mo.temp_K = cfg->recon.temperature_K;
+    mo.iterations = cfg->recon.iterations;
+    mo.alpha = cfg->recon.alpha;
+    mo.seed = cfg->md.seed + (uint64_t)frame_index;
+    rc = recon_model3d_build(&cols, &mo, model, NULL, e);
+    int64_t t2 = sd_clock_mono_ns();
+    res->columns = cols.n;
+    res->t_count_s = (double)(t1 - t0) * 1e-9;
+    res->t_model_s = (double)(t2 - t1) * 1e-9;
+    if (mo_out)
+        *mo_out = mo;
+    recon_columns_free(&cols);
+    return rc;
+}
+
 /* Counts, reconstructs and sends the model of one frame. */
 static int process_frame(recon_service_t *s, const sd_msg_frame_t *f, int64_t t_recv_ns,
                          sd_err_t *e)
@@ -215,37 +253,17 @@ static int process_frame(recon_service_t *s, const sd_msg_frame_t *f, int64_t t_
     if (!img)
         return sd_err_set(e, SD_ENOMEM, "out of memory for a %dx%d frame", f->width, f->height);
     to_f64(f, img);
-    recon_count_opts_t co;
-    recon_count_opts_default(&co);
-    recon_columns_t cols;
-    memset(&cols, 0, sizeof cols);
-    recon_count_info_t ci;
-    int64_t t0 = sd_clock_mono_ns();
-    int rc = recon_count_image(img, f->height, f->width, dx, &co, &cols, &ci, e);
-    free(img);
-    if (!rc && s->hmm && cols.n > 0) {
-        co.skip_fit = 1;
-        rc = recon_series_count(s->hmm, &cols, &co, 1.0, &ci, e);
-    }
-    int64_t t1 = sd_clock_mono_ns();
-    if (rc) {
-        recon_columns_free(&cols);
-        return rc;
-    }
     recon_model3d_opts_t mo;
-    recon_model3d_opts_default(&mo);
-    mo.temp_K = s->cfg.recon.temperature_K;
-    mo.iterations = s->cfg.recon.iterations;
-    mo.alpha = s->cfg.recon.alpha;
-    mo.seed = s->cfg.md.seed + (uint64_t)f->frame_index;
+    recon_frame_result_t fr;
     sd_atoms_t *model = NULL;
-    recon_model3d_info_t mi;
-    rc = recon_model3d_build(&cols, &mo, &model, &mi, e);
-    int64_t t2 = sd_clock_mono_ns();
-    int64_t ncols = cols.n;
-    recon_columns_free(&cols);
+    int64_t t0 = sd_clock_mono_ns();
+    int rc = recon_service_frame_model(&s->cfg, s->hmm, dx, img, f->height, f->width,
+                                       f->frame_index, &model, &mo, &fr, e);
+    free(img);
     if (rc)
         return rc;
+    int64_t ncols = fr.columns;
+    int64_t t1 = t0 + (int64_t)(fr.t_count_s * 1e9), t2 = t1 + (int64_t)(fr.t_model_s * 1e9);
     if (!model || model->n == 0) {
         sd_log(SD_LOG_WARN, "recon", "frame %lld: no particle found (%lld columns): skipped",
                (long long)f->frame_index, (long long)ncols);

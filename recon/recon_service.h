@@ -21,6 +21,25 @@
 
 typedef struct recon_service recon_service_t;
 
+struct sd_atoms;
+struct recon_series;
+struct recon_model3d_opts;
+
+typedef struct recon_frame_result {
+    long long columns;
+    double t_count_s, t_model_s;
+} recon_frame_result_t;
+
+/* Counts and reconstructs one frame img [h][w] (pixel size dx Å) exactly as
+ * the service does (same options, seed = md.seed + frame_index); `hmm` (may
+ * be NULL) carries the series-aware counting state across frames.  *model is
+ * the caller's (sd_atoms_destroy); it has no atoms when no particle was
+ * found.  *mo (may be NULL) gets the reconstruction options used. */
+int recon_service_frame_model(const sd_config_t *cfg, struct recon_series *hmm, double dx,
+                              const double *img, long long h, long long w, long long frame_index,
+                              struct sd_atoms **model, struct recon_model3d_opts *mo,
+                              recon_frame_result_t *res, sd_err_t *e);
+
 recon_service_t *recon_service_new(const sd_config_t *cfg, sd_err_t *e);
 void recon_service_destroy(recon_service_t **p);
 /* Serves until SIGINT/SIGTERM or max_seconds (> 0). */

@@ -5,6 +5,7 @@
 #include "sd_msg.h"
 #include "sd_recording.h"
 #include "sd_wire.h"
+#include "sim_run.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -289,7 +290,8 @@ static void on_front(broker_t *b)
         sd_parts_free(&in);
         return;
     }
-    const sd_config_md_t *c = &b->cfg.md;
+    sim_run_config_t rc;
+    sim_run_config_from_md(&b->cfg.md, mo->frame_index, &rc);
     sd_msg_t jm;
     sd_msg_init(&jm, SD_MSG_SIM_JOB);
     sd_msg_sim_job_t *j = &jm.u.sim_job;
@@ -298,15 +300,14 @@ static void on_front(broker_t *b)
     snprintf(j->series_id, sizeof j->series_id, "%s", mo->series_id);
     snprintf(j->element, sizeof j->element, "%s", mo->element);
     j->frame_index = mo->frame_index;
-    j->temperature_K = c->temperature_K;
-    j->dt_fs = c->dt_fs;
-    j->thermalize_steps = c->thermalize_steps;
-    j->thermalize_dt_fs = c->thermalize_dt_fs;
-    j->production_time_fs = c->production_ns * 1e6;
-    j->dump_every_fs = c->dump_every_ns * 1e6;
-    /* one seed per run, reproducible from the configuration and the frame */
-    j->seed = c->seed * 1000003ULL + (uint64_t)mo->frame_index;
-    j->damp_ps = c->damp_ps;
+    j->temperature_K = rc.temp_K;
+    j->dt_fs = rc.dt_fs;
+    j->thermalize_steps = rc.thermalize_steps;
+    j->thermalize_dt_fs = rc.thermalize_dt_fs;
+    j->production_time_fs = rc.production_fs;
+    j->dump_every_fs = rc.dump_every_fs;
+    j->seed = rc.seed;
+    j->damp_ps = rc.damp_ps;
     j->n_atoms = mo->n_atoms;
     j->pos = mo->pos;
     sd_parts_t parts;

@@ -1,5 +1,7 @@
 #include "sim_run.h"
 
+#include "sd_config.h"
+
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
@@ -13,6 +15,21 @@ struct sim_run {
     int64_t steps_per_dump;
     int64_t prod_steps; /* production steps in total */
 };
+
+void sim_run_config_from_md(const struct sd_config_md *md, int64_t frame_index,
+                            sim_run_config_t *out)
+{
+    memset(out, 0, sizeof *out);
+    out->temp_K = md->temperature_K;
+    out->dt_fs = md->dt_fs;
+    out->thermalize_steps = md->thermalize_steps;
+    out->thermalize_dt_fs = md->thermalize_dt_fs;
+    out->production_fs = md->production_ns * 1e6;
+    out->dump_every_fs = md->dump_every_ns * 1e6;
+    out->damp_ps = md->damp_ps;
+    out->seed = md->seed * 1000003ULL + (uint64_t)frame_index;
+    out->minimize = 1;
+}
 
 static int check_config(const sim_run_config_t *c, int64_t *per_dump, int64_t *prod,
                         sd_err_t *e)

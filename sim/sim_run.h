@@ -28,6 +28,14 @@ typedef struct sim_run_config {
 
 typedef struct sim_run sim_run_t;
 
+struct sd_config_md;
+/* The run of frame `frame_index` under the service configuration: the one
+ * place that says how a configuration becomes a job (the broker's jobs and
+ * `stemdyn offline` both use it, so their runs are identical).  The seed is
+ * md->seed·1000003 + frame_index. */
+void sim_run_config_from_md(const struct sd_config_md *md, int64_t frame_index,
+                            sim_run_config_t *out);
+
 /* Starts a run from pos [n][3] (copied).  NULL with *e on bad input. */
 sim_run_t *sim_run_new(const sim_potential_t *p, int64_t n, const double *pos,
                        const sim_run_config_t *c, sd_err_t *e);
