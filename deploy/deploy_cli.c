@@ -1,5 +1,7 @@
 #include "deploy_cli.h"
 
+#include "offline.h"
+
 #include "sd_config.h"
 #include "sd_log.h"
 #include "supervisor.h"
@@ -153,5 +155,7 @@ static int cmd_run(int argc, char **argv)
 const sd_cli_cmd_t deploy_commands[] = {
     {"run", "start and supervise every stage on this machine", cmd_run},
     {"config", "print the default configuration or check a configuration file", cmd_config},
+    {"offline", "the whole pipeline on a recording in one process (reference for the live service)",
+     offline_cmd},
     {NULL, NULL, NULL},
 };
