@@ -39,6 +39,7 @@ struct recon_service {
     sd_msg_series_start_t series;
     int64_t done_frame;      /* last frame acknowledged by the broker, -1 none */
     int64_t last_started;    /* last frame processed (acknowledged or not) */
+    int64_t hmm_frame;       /* last frame the series-aware counting has seen */
     recon_series_t *hmm;
     int npending;
     pending_model_t pending[MAX_UNACKED];
@@ -98,6 +99,7 @@ recon_service_t *recon_service_new(const sd_config_t *cfg, sd_err_t *e)
     s->cfg = *cfg;
     s->sfd = -1;
     s->last_started = -1;
+    s->hmm_frame = -1;
     snprintf(s->dir, sizeof s->dir, "%s/recon", cfg->data_dir);
     snprintf(s->done_path, sizeof s->done_path, "%s/done", s->dir);
     snprintf(s->lat_path, sizeof s->lat_path, "%s/latency.csv", s->dir);
@@ -333,6 +335,32 @@ static int process_frame(recon_service_t *s, const sd_msg_frame_t *f, int64_t t_
     return rc;
 }
 
+/* Brings the series-aware counting state up to frame f without making a
+ * model (a restarted recon re-counts the frames it had finished). */
+static void replay_counting(recon_service_t *s, const sd_msg_frame_t *f)
+{
+    double dx = s->series.pixel_size_A > 0 ? s->series.pixel_size_A : s->cfg.recon.dx_A;
+    double *img = malloc((size_t)f->width * (size_t)f->height * sizeof *img);
+    if (!img || !(dx > 0)) {
+        free(img);
+        return;
+    }
+    to_f64(f, img);
+    recon_count_opts_t co;
+    recon_count_opts_default(&co);
+    recon_columns_t cols;
+    memset(&cols, 0, sizeof cols);
+    recon_count_info_t ci;
+    sd_err_t e;
+    if (recon_count_image(img, f->height, f->width, dx, &co, &cols, &ci, &e) == SD_OK && cols.n > 0) {
+        co.skip_fit = 1;
+        recon_series_count(s->hmm, &cols, &co, 1.0, &ci, &e);
+    }
+    recon_columns_free(&cols);
+    free(img);
+    s->hmm_frame = f->frame_index;
+}
+
 /* Handles one series_start / frame / series_end (from the socket or the
  * recording); duplicates of finished frames are skipped. */
 static void handle(recon_service_t *s, const sd_msg_t *m, int64_t t_recv_ns)
@@ -345,6 +373,7 @@ static void handle(recon_service_t *s, const sd_msg_t *m, int64_t t_recv_ns)
         if (!same) {
             s->done_frame = -1;
             s->last_started = -1;
+            s->hmm_frame = -1;
             recon_series_destroy(&s->hmm);
             s->hmm = s->cfg.recon.series_aware ? recon_series_new(0.9) : NULL;
             sd_log(SD_LOG_INFO, "recon", "series %s: %dx%d, %.4f Å/pixel", s->series.series_id,
@@ -361,9 +390,13 @@ static void handle(recon_service_t *s, const sd_msg_t *m, int64_t t_recv_ns)
                (long long)f->frame_index, f->series_id);
         return;
     }
-    if (f->frame_index <= s->done_frame || f->frame_index <= s->last_started)
+    if (f->frame_index <= s->done_frame || f->frame_index <= s->last_started) {
+        if (s->hmm && f->frame_index > s->hmm_frame)
+            replay_counting(s, f); /* restarted: the counts of later frames depend on it */
         return;
+    }
     s->last_started = f->frame_index;
+    s->hmm_frame = f->frame_index;
     s->frames++;
     if (process_frame(s, f, t_recv_ns, &e)) {
         s->rejected++;
@@ -382,8 +415,10 @@ static void catch_up(recon_service_t *s, int64_t upto_frame)
     uint64_t n = sd_rec_reader_count(r);
     for (uint64_t i = 0; i < n && !s->stop; i++) {
         const sd_rec_idx_entry_t *x = sd_rec_reader_entry(r, i);
-        if (x->kind == SD_REC_KIND_FRAME && (x->key <= s->done_frame || x->key <= s->last_started ||
-                                             (upto_frame >= 0 && x->key >= upto_frame)))
+        int finished = x->key <= s->done_frame || x->key <= s->last_started;
+        if (x->kind == SD_REC_KIND_FRAME &&
+            ((finished && (!s->hmm || x->key <= s->hmm_frame)) ||
+             (upto_frame >= 0 && x->key >= upto_frame)))
             continue;
         sd_rec_record_t rec;
         if (sd_rec_reader_read(r, i, &rec, &e))
