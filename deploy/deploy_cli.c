@@ -44,24 +44,7 @@ static int cmd_config(int argc, char **argv)
         return SD_EXIT_OK;
     }
     sd_config_defaults(&c);
-    if (sd_config_write("/dev/stdout", &c, &e)) {
-        /* /dev/stdout cannot be renamed onto: write through a temporary file instead */
-        char tmp[] = "/tmp/stemdyn-config-XXXXXX";
-        int fd = mkstemp(tmp);
-        if (fd < 0)
-            return sd_cli_fail("config", SD_EXIT_FAIL, "cannot create a temporary file");
-        close(fd);
-        if (sd_config_write(tmp, &c, &e))
-            return sd_cli_fail("config", SD_EXIT_FAIL, "%s", e.msg);
-        FILE *f = fopen(tmp, "r");
-        char buf[4096];
-        size_t k;
-        while (f && (k = fread(buf, 1, sizeof buf, f)) > 0)
-            fwrite(buf, 1, k, stdout);
-        if (f)
-            fclose(f);
-        remove(tmp);
-    }
+    sd_config_print(stdout, &c);
     return SD_EXIT_OK;
 }
 

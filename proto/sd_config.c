@@ -33,9 +33,9 @@ static const opt_t OPTS[] = {
     S("endpoints.console_in", ep.console_in, "ingest binds PULL: frames from the console"),
     S("endpoints.console_return", ep.console_return, "the console binds PULL: stats and errors back"),
     S("endpoints.recon_in", ep.recon_in, "ingest binds PUSH, recon connects PULL"),
-    S("endpoints.broker_front", ep.broker_front, "broker binds: models from recon"),
+    S("endpoints.broker_front", ep.broker_front, "broker binds ROUTER: models from recon (acknowledged)"),
     S("endpoints.broker_back", ep.broker_back, "broker binds ROUTER: workers connect DEALER"),
-    S("endpoints.analyze_in", ep.analyze_in, "analyze binds PULL: snapshots from workers"),
+    S("endpoints.analyze_in", ep.analyze_in, "analyze binds ROUTER: snapshots from workers (acknowledged)"),
     S("endpoints.stats_pub", ep.stats_pub, "analyze binds PUB: stats deltas"),
     S("endpoints.stats_snapshot", ep.stats_snapshot, "analyze binds ROUTER: late-join snapshot"),
     S("md.potential", md.potential, "SMATB parameter set (\"Au\" = the paper's)"),
@@ -312,13 +312,8 @@ static void write_value(FILE *f, const opt_t *o, const sd_config_t *c, const cha
     }
 }
 
-int sd_config_write(const char *path, const sd_config_t *c, sd_err_t *e)
+void sd_config_print(FILE *f, const sd_config_t *c)
 {
-    char tmp[1024];
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
-    FILE *f = fopen(tmp, "w");
-    if (!f)
-        return sd_err_set(e, SD_EIO, "cannot write %s", tmp);
     fprintf(f, "# stemdyn configuration (libconfig syntax). Every setting is optional.\n");
     char group[64] = "";
     for (int i = 0; i < NOPTS; i++) {
@@ -340,6 +335,17 @@ int sd_config_write(const char *path, const sd_config_t *c, sd_err_t *e)
     }
     if (group[0])
         fprintf(f, "};\n");
+}
+
+int sd_config_write(const char *path, const sd_config_t *c, sd_err_t *e)
+{
+    char tmp[1024];
+    if (snprintf(tmp, sizeof tmp, "%s.tmp", path) >= (int)sizeof tmp)
+        return sd_err_set(e, SD_EINVAL, "path too long: %s", path);
+    FILE *f = fopen(tmp, "w");
+    if (!f)
+        return sd_err_set(e, SD_EIO, "cannot write %s", tmp);
+    sd_config_print(f, c);
     if (fclose(f) != 0 || rename(tmp, path) != 0) {
         remove(tmp);
         return sd_err_set(e, SD_EIO, "cannot write %s", path);

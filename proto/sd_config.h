@@ -12,6 +12,7 @@
 #include "sd_err.h"
 
 #include <stdint.h>
+#include <stdio.h>
 
 #define SD_CONFIG_STRLEN 256
 
@@ -93,7 +94,10 @@ int sd_config_load(const char *path, sd_config_t *c, sd_err_t *e);
 /* Checks ranges and cross-field rules (analyse_from < production, …). */
 int sd_config_validate(const sd_config_t *c, sd_err_t *e);
 
-/* Writes the configuration as a complete, commented libconfig file. */
+/* Prints the configuration as a complete, commented libconfig file. */
+void sd_config_print(FILE *f, const sd_config_t *c);
+
+/* Writes the configuration file atomically (temporary file + rename). */
 int sd_config_write(const char *path, const sd_config_t *c, sd_err_t *e);
 
 #endif
