@@ -159,16 +159,22 @@ int analyze_cmd_monitor(int argc, char **argv)
                                         {"config", required_argument, 0, 'c'},
                                         {"once", no_argument, 0, '1'},
                                         {"timeout", required_argument, 0, 't'},
+                                        {"until-frames", required_argument, 0, 'u'},
                                         {"help", no_argument, 0, 'h'},
                                         {0, 0, 0, 0}};
     const char *snap = NULL, *cfg = NULL;
     int once = 0, ch;
+    int64_t until = 0;
     double timeout = 0;
     sd_err_t e;
     optind = 0;
-    while ((ch = getopt_long(argc, argv, "s:c:1t:h", lo, NULL)) != -1) {
+    while ((ch = getopt_long(argc, argv, "s:c:1t:u:h", lo, NULL)) != -1) {
         switch (ch) {
         case 's': snap = optarg; break;
+        case 'u':
+            if (sd_cli_parse_i64(optarg, "--until-frames", 1, INT64_MAX, &until, &e))
+                return sd_cli_fail("monitor", SD_EXIT_USAGE, "%s", e.msg);
+            break;
         case 'c': cfg = optarg; break;
         case '1': once = 1; break;
         case 't':
@@ -176,11 +182,14 @@ int analyze_cmd_monitor(int argc, char **argv)
                 return sd_cli_fail("monitor", SD_EXIT_USAGE, "%s", e.msg);
             break;
         case 'h':
-            printf("usage: stemdyn monitor [ENDPOINT] [--snapshot EP] [--config FILE] [--once] [--timeout S]\n\n"
+            printf("usage: stemdyn monitor [ENDPOINT] [--snapshot EP] [--config FILE] [--once]\n"
+                   "                       [--until-frames N] [--timeout S]\n\n"
                    "Live terminal view of the statistics: transition matrix, populations, runs.\n"
                    "ENDPOINT is analyze's PUB endpoint (default from the configuration); the\n"
                    "snapshot endpoint defaults to the next port.  --once prints the state as soon\n"
-                   "as it is synchronised and exits; --timeout stops after S seconds.\n");
+                   "as it is synchronised and exits; --until-frames N exits (status 0) once N\n"
+                   "snapshots are analysed over all runs; --timeout stops after S seconds\n"
+                   "(status 1 if --once or --until-frames was not satisfied).\n");
             return SD_EXIT_OK;
         default: return SD_EXIT_USAGE;
         }
@@ -214,18 +223,22 @@ int analyze_cmd_monitor(int argc, char **argv)
             break;
         }
         int64_t now = sd_clock_mono_ns();
-        if (statsclient_synced(c) && (k > 0 || once) && now - last_draw > 250000000LL) {
+        const stats_run_t *merged = statsclient_run(c, -1);
+        int reached = until > 0 && statsclient_synced(c) && merged && merged->frames >= until;
+        if (statsclient_synced(c) && (k > 0 || once || reached) &&
+            (now - last_draw > 250000000LL || reached)) {
             print_table(c);
             last_draw = now;
-            if (once)
+            if (once || reached)
                 break;
         }
         if (sigtimedwait(&set, NULL, &zero) > 0)
             break;
         if (end && now > end) {
-            if (once)
-                rc = sd_cli_fail("monitor", SD_EXIT_FAIL, "no statistics from %s within %.1f s",
-                                 pub, timeout);
+            if (once || until > 0)
+                rc = sd_cli_fail("monitor", SD_EXIT_FAIL, "%s from %s within %.1f s",
+                                 until > 0 ? "not enough frames analysed" : "no statistics", pub,
+                                 timeout);
             break;
         }
     }
