@@ -145,7 +145,7 @@ static void print_table(const statsclient_t *c)
     for (int r = 0; r < n; r++) {
         if (runs[r].run_id < 0)
             continue;
-        printf("  run %-4lld %9.3f / %.0f ns  %8.2f ns/day  %5lld frames  LENS %.2f/%.2f/%.2f\n",
+        printf("  run %-4lld %9.4g / %-6.4g ns  %8.2f ns/day  %5lld frames  LENS %.2f/%.2f/%.2f\n",
                (long long)runs[r].run_id, runs[r].sim_ns, runs[r].target_ns, runs[r].ns_per_day,
                (long long)runs[r].frames, runs[r].lens_fractions[0], runs[r].lens_fractions[1],
                runs[r].lens_fractions[2]);
