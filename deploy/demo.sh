@@ -48,7 +48,7 @@ echo "   waiting for the MD and its analysis: $want snapshots ($runs runs × $pe
   echo "demo: the analysis did not finish in time; last state:"; cat "$D/monitor.txt"; tail -20 "$D/run.log"; exit 1; }
 
 echo "== 4/4 summary"
-sed 's/\x1b\[[0-9;]*[HJ]//g' "$D/monitor.txt"
+sed 's/\x1b\[[0-9;]*[HJ]//g' "$D/monitor.txt" | awk '/^stemdyn monitor/{buf=""} {buf=buf $0 "\n"} END{printf "%s", buf}'
 cleanup
 trap - EXIT
 "$B" report "$D/session" -o "$D/report.html"
