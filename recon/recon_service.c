@@ -1,11 +1,13 @@
 #include "recon_service.h"
 
 #include "recon.h"
+#include "recon_latest.h"
 #include "sd_atoms.h"
 #include "sd_clock.h"
 #include "sd_log.h"
 #include "sd_msg.h"
 #include "sd_recording.h"
+#include "sd_secure.h"
 #include "sd_wire.h"
 
 #include <errno.h>
@@ -122,6 +124,14 @@ recon_service_t *recon_service_new(const sd_config_t *cfg, sd_err_t *e)
     zmq_setsockopt(s->in, ZMQ_LINGER, &linger, sizeof linger);
     zmq_setsockopt(s->in, ZMQ_RCVHWM, &hwm, sizeof hwm);
     zmq_setsockopt(s->broker, ZMQ_LINGER, &linger, sizeof linger);
+    zmq_setsockopt(s->broker, ZMQ_SNDHWM, &hwm, sizeof hwm);
+    zmq_setsockopt(s->broker, ZMQ_RCVHWM, &hwm, sizeof hwm);
+    /* recon_in stays plain: ingest's PUSH bind to recon is not a CURVE server
+     * (deploy recon next to ingest, recon_in on loopback) */
+    if (sd_secure_client(s->broker, &cfg->security, e)) {
+        recon_service_destroy(&s);
+        return NULL;
+    }
     if (zmq_connect(s->in, cfg->ep.recon_in) || zmq_connect(s->broker, cfg->ep.broker_front)) {
         sd_err_set(e, SD_EIO, "cannot connect %s / %s: %s", cfg->ep.recon_in, cfg->ep.broker_front,
                    zmq_strerror(zmq_errno()));
@@ -211,6 +221,7 @@ int recon_service_frame_model(const sd_config_t *cfg, recon_series_t *hmm, doubl
 {
     recon_count_opts_t co;
     recon_count_opts_default(&co);
+    co.lib_scale = RECON_AU_OVER_PT; /* gold frames: the Pt library scaled for Au */
     recon_columns_t cols;
     memset(&cols, 0, sizeof cols);
     recon_count_info_t ci;
@@ -330,6 +341,8 @@ static int process_frame(recon_service_t *s, const sd_msg_frame_t *f, int64_t t_
         sd_log(SD_LOG_INFO, "recon", "frame %lld: %lld columns, %lld atoms, E/atom %.4f eV (count %.3f s, model %.3f s)",
                (long long)f->frame_index, (long long)ncols, (long long)model->n,
                m.u.model.energy_per_atom_eV, (double)(t1 - t0) * 1e-9, (double)(t2 - t1) * 1e-9);
+    if (!rc) /* the dashboard's view of this frame; a failure only costs the picture */
+        recon_latest_write(s->dir, f, dx, model, colid, NULL);
     free(colid);
     sd_atoms_destroy(&model);
     return rc;
@@ -348,6 +361,7 @@ static void replay_counting(recon_service_t *s, const sd_msg_frame_t *f)
     to_f64(f, img);
     recon_count_opts_t co;
     recon_count_opts_default(&co);
+    co.lib_scale = RECON_AU_OVER_PT; /* gold frames: the Pt library scaled for Au */
     recon_columns_t cols;
     memset(&cols, 0, sizeof cols);
     recon_count_info_t ci;
