@@ -6,6 +6,7 @@
 #include "sd_log.h"
 #include "sd_msg.h"
 #include "sd_recording.h"
+#include "sd_secure.h"
 #include "sd_wire.h"
 #include "statspub.h"
 
@@ -29,6 +30,7 @@ struct analyze_service {
     dict_t *dict;
     runstats_t *rs;
     void *zctx, *in;
+    sd_secure_t *sec; /* CURVE authenticator, NULL without keys */
     statspub_t *pub;
     int journal_fd;
     char dir[1024], journal[1100], state_path[1100];
@@ -199,16 +201,32 @@ analyze_service_t *analyze_service_new(const sd_config_t *cfg, sd_err_t *e)
         return NULL;
     }
     s->zctx = zmq_ctx_new();
+    if (sd_secure_server_wanted(&cfg->security) &&
+        !(s->sec = sd_secure_new(s->zctx, &cfg->security, "analyze", e))) {
+        analyze_service_destroy(&s);
+        return NULL;
+    }
     s->in = zmq_socket(s->zctx, ZMQ_ROUTER);
-    int linger = 0;
+    /* snapshots are acknowledged: a worker has at most its unacked window in flight */
+    int linger = 0, hwm = 1000;
     zmq_setsockopt(s->in, ZMQ_LINGER, &linger, sizeof linger);
+    zmq_setsockopt(s->in, ZMQ_RCVHWM, &hwm, sizeof hwm);
+    zmq_setsockopt(s->in, ZMQ_SNDHWM, &hwm, sizeof hwm);
+    /* a snapshot is ≤ 10^6 atoms (24 MB): a peer announcing more is cut off
+     * before libzmq allocates it */
+    int64_t maxmsg = 64ll << 20;
+    zmq_setsockopt(s->in, ZMQ_MAXMSGSIZE, &maxmsg, sizeof maxmsg);
+    if (sd_secure_serve(s->sec, s->in, cfg->ep.analyze_in, e)) {
+        analyze_service_destroy(&s);
+        return NULL;
+    }
     if (zmq_bind(s->in, cfg->ep.analyze_in) != 0) {
         sd_err_set(e, SD_EIO, "cannot bind %s: %s", cfg->ep.analyze_in, zmq_strerror(zmq_errno()));
         analyze_service_destroy(&s);
         return NULL;
     }
-    s->pub = statspub_new(s->zctx, cfg->ep.stats_pub, cfg->ep.stats_snapshot,
-                          cfg->ep.console_return, e);
+    s->pub = statspub_new_secure(s->zctx, s->sec, cfg->ep.stats_pub, cfg->ep.stats_snapshot,
+                                 cfg->ep.console_return, e);
     if (!s->pub) {
         analyze_service_destroy(&s);
         return NULL;
@@ -229,6 +247,7 @@ void analyze_service_destroy(analyze_service_t **p)
     statspub_destroy(&s->pub);
     if (s->in)
         zmq_close(s->in);
+    sd_secure_destroy(&s->sec);
     if (s->zctx)
         zmq_ctx_term(s->zctx);
     if (s->journal_fd >= 0)

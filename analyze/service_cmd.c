@@ -7,6 +7,8 @@
 #include "sd_log.h"
 #include "sd_npy.h"
 #include "statspub.h"
+#include "report_tables.h"
+#include "webfeed.h"
 #include "webgw.h"
 
 #include <errno.h>
@@ -201,8 +203,12 @@ int analyze_cmd_monitor(int argc, char **argv)
     int rc = endpoints("monitor", stats, snap, cfg, pub, sep, sizeof pub);
     if (rc)
         return rc;
+    sd_config_t scfg; /* CURVE keys, when the configuration has them */
+    sd_config_defaults(&scfg);
+    if (cfg && sd_config_load(cfg, &scfg, &e))
+        return sd_cli_fail("monitor", SD_EXIT_USAGE, "%s", e.msg);
     void *ctx = zmq_ctx_new();
-    statsclient_t *c = statsclient_new(ctx, pub, sep, &e);
+    statsclient_t *c = statsclient_new_secure(ctx, &scfg.security, pub, sep, &e);
     if (!c) {
         zmq_ctx_term(ctx);
         return sd_cli_fail("monitor", SD_EXIT_FAIL, "%s", e.msg);
@@ -322,13 +328,14 @@ static void run_json(jb_t *b, const stats_run_t *r, int with_counts)
 
 /* The page's state from what the stats messages carry; LENS fractions over
  * time are accumulated here (hist, [nhist][4]). */
-static char *client_json(const statsclient_t *c, double *hist, int *nhist, int cap)
+static char *client_json(const statsclient_t *c, double dt_ns, double *hist, int *nhist, int cap)
 {
     const stats_run_t *runs;
     int n = statsclient_runs(c, &runs);
     const stats_run_t *m = statsclient_run(c, -1);
     jb_t b = {0};
-    jb_add(&b, "{\"stats\":{\"seq\":%llu,\"dt_ns\":1", (unsigned long long)statsclient_seq(c));
+    jb_add(&b, "{\"stats\":{\"seq\":%llu,\"dt_ns\":", (unsigned long long)statsclient_seq(c));
+    jb_num(&b, dt_ns);
     if (m) {
         jb_add(&b, ",\"labels\":[");
         for (int g = 0; g < m->k; g++)
@@ -373,10 +380,11 @@ int analyze_cmd_web(int argc, char **argv)
                                         {"snapshot", required_argument, 0, 'n'},
                                         {"listen", required_argument, 0, 'l'},
                                         {"config", required_argument, 0, 'c'},
+                                        {"session", required_argument, 0, 'S'},
                                         {"for", required_argument, 0, 't'},
                                         {"help", no_argument, 0, 'h'},
                                         {0, 0, 0, 0}};
-    const char *stats = NULL, *snap = NULL, *cfg = NULL, *listen = "127.0.0.1:8080";
+    const char *stats = NULL, *snap = NULL, *cfg = NULL, *listen = "127.0.0.1:8080", *session = NULL;
     double max_s = 0;
     sd_err_t e;
     int ch;
@@ -387,16 +395,24 @@ int analyze_cmd_web(int argc, char **argv)
         case 'n': snap = optarg; break;
         case 'l': listen = optarg; break;
         case 'c': cfg = optarg; break;
+        case 'S': session = optarg; break;
         case 't':
             if (sd_cli_parse_double(optarg, "--for", 0, 1e9, &max_s, &e))
                 return sd_cli_fail("web", SD_EXIT_USAGE, "%s", e.msg);
             break;
         case 'h':
-            printf("usage: stemdyn web [--stats ENDPOINT] [--snapshot EP] [--listen HOST:PORT] [--config FILE]\n\n"
+            printf("usage: stemdyn web [--stats ENDPOINT] [--snapshot EP] [--listen HOST:PORT]\n"
+                   "                   [--session DIR] [--config FILE] [--for SECONDS]\n\n"
                    "Serves the live dashboard: subscribes to analyze's statistics (late-join\n"
                    "snapshot first) and pushes the newest state to every browser over\n"
-                   "Server-Sent Events, at most 10 updates per second per client.\n"
-                   "Default listen address 127.0.0.1:8080 (port 0 picks a free port).\n");
+                   "Server-Sent Events, at most 10 updates per second per client (newest wins).\n"
+                   "Default listen address 127.0.0.1:8080 (port 0 picks a free port); the URL\n"
+                   "is printed on stdout.  --session DIR (default: the configuration's data_dir\n"
+                   "when it exists) adds what the statistics do not carry, read from the session\n"
+                   "directory: the latest frame with its counted columns (recon/latest.json), the\n"
+                   "current model coloured by environment, LENS over time and its KDE\n"
+                   "(analyze/state.json), frames received, gaps and drops (recording.sdrec).\n"
+                   "--for stops after SECONDS.\n");
             return SD_EXIT_OK;
         default: return SD_EXIT_USAGE;
         }
@@ -414,18 +430,41 @@ int analyze_cmd_web(int argc, char **argv)
     int rc = endpoints("web", stats, snap, cfg, pub, sep, sizeof pub);
     if (rc)
         return rc;
+    char sdir[SD_CONFIG_STRLEN] = "";
+    struct stat st;
+    sd_config_t wc; /* loads: endpoints() above already accepted it */
+    if (sd_config_load(cfg, &wc, &e))
+        return sd_cli_fail("web", SD_EXIT_FAIL, "%s", e.msg);
+    /* the transition lag δt is the snapshot interval (τ = δt / p): the stats
+     * messages do not carry it; a session's state.json does and wins */
+    double dt_ns = wc.md.dump_every_ns;
+    if (session) {
+        if (stat(session, &st) != 0 || !S_ISDIR(st.st_mode))
+            return sd_cli_fail("web", SD_EXIT_USAGE, "--session %s: not a directory", session);
+        snprintf(sdir, sizeof sdir, "%s", session);
+    } else if (stat(wc.data_dir, &st) == 0 && S_ISDIR(st.st_mode)) {
+        snprintf(sdir, sizeof sdir, "%s", wc.data_dir);
+    }
     webgw_opts_t o = {.host = host, .port = (int)port, .max_rate_hz = 10, .max_clients = 64};
     webgw_t *g = webgw_new(&o, &e);
     if (!g)
         return sd_cli_fail("web", SD_EXIT_FAIL, "%s", e.msg);
+    sd_config_t scfg; /* CURVE keys, when the configuration has them */
+    sd_config_defaults(&scfg);
+    if (cfg && sd_config_load(cfg, &scfg, &e)) {
+        webgw_destroy(&g);
+        return sd_cli_fail("web", SD_EXIT_USAGE, "%s", e.msg);
+    }
     void *ctx = zmq_ctx_new();
-    statsclient_t *c = statsclient_new(ctx, pub, sep, &e);
+    statsclient_t *c = statsclient_new_secure(ctx, &scfg.security, pub, sep, &e);
     if (!c) {
         webgw_destroy(&g);
         zmq_ctx_term(ctx);
         return sd_cli_fail("web", SD_EXIT_FAIL, "%s", e.msg);
     }
-    printf("stemdyn web: http://%s:%d/ (stats from %s)\n", host, webgw_port(g), pub);
+    webfeed_t *feed = sdir[0] ? webfeed_new(sdir, NULL) : NULL;
+    printf("stemdyn web: http://%s:%d/ (stats from %s%s%s)\n", host, webgw_port(g), pub,
+           feed ? ", session " : "", feed ? sdir : "");
     fflush(stdout);
     sigset_t set;
     sigemptyset(&set);
@@ -437,19 +476,46 @@ int analyze_cmd_web(int argc, char **argv)
     enum { HIST = 4000 };
     double *hist = malloc(HIST * 4 * sizeof *hist);
     int nhist = 0;
+    int64_t next_feed = 0;
+    int live = 0; /* the stats client has delivered; the file copy is no longer shown */
+    uint64_t file_stats_version = 0;
     while (hist) {
         int k = statsclient_poll(c, 100, &e);
-        if (k > 0) {
-            char *js = client_json(c, hist, &nhist, HIST);
+        if (k > 0 && statsclient_run(c, -1)) {
+            char *js = client_json(c, dt_ns, hist, &nhist, HIST);
             if (js) {
                 webgw_publish(g, js, strlen(js), NULL);
                 free(js);
+                live = 1;
             }
         }
-        if (sigtimedwait(&set, NULL, &zero) > 0 || (end && sd_clock_mono_ns() > end))
+        int64_t now = sd_clock_mono_ns();
+        if (feed && now >= next_feed) {
+            /* the session files change about once a second (state.json) or
+             * once a frame (latest.json): four looks a second suffice */
+            webfeed_poll(feed, g, NULL);
+            double fdt = webfeed_dt_ns(feed);
+            if (fdt > 0)
+                dt_ns = fdt;
+            size_t n = 0;
+            uint64_t ver = 0;
+            const char *fs = webfeed_stats(feed, &n, &ver);
+            if (!live && ver != file_stats_version) {
+                file_stats_version = ver;
+                jb_t b = {0};
+                if (fs)
+                    jb_add(&b, "{\"stats\":%.*s}", (int)n, fs);
+                if (b.p)
+                    webgw_publish(g, b.p, b.len, NULL);
+                free(b.p);
+            }
+            next_feed = now + 250000000LL;
+        }
+        if (sigtimedwait(&set, NULL, &zero) > 0 || (end && now > end))
             break;
     }
     free(hist);
+    webfeed_destroy(&feed);
     statsclient_destroy(&c);
     zmq_ctx_term(ctx);
     webgw_destroy(&g);
@@ -457,27 +523,6 @@ int analyze_cmd_web(int argc, char **argv)
 }
 
 /* ---- report ---- */
-
-static char *read_all(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *b = n >= 0 ? malloc((size_t)n + 1) : NULL;
-    if (b && fread(b, 1, (size_t)n, f) != (size_t)n) {
-        free(b);
-        b = NULL;
-    }
-    fclose(f);
-    if (b) {
-        b[n] = 0;
-        *len = (size_t)n;
-    }
-    return b;
-}
 
 int analyze_cmd_report(int argc, char **argv)
 {
@@ -493,29 +538,36 @@ int analyze_cmd_report(int argc, char **argv)
         case 'h':
             printf("usage: stemdyn report SESSION_DIR -o report.html\n\n"
                    "Writes a self-contained HTML report of a finished session (the dashboard's\n"
-                   "plots, static, no server needed) from SESSION_DIR/analyze/state.json.\n");
+                   "plots, static, no server needed) from SESSION_DIR/analyze/state.json (or\n"
+                   "SESSION_DIR/state.json, as `stemdyn offline -o DIR` writes), with the last\n"
+                   "frame (recon/latest.json) and the recording's counters when present, and\n"
+                   "every table as CSV and .npy in REPORT_tables/ next to it (report.html →\n"
+                   "report_tables/): runs, transition counts per run and merged, P (merged and\n"
+                   "the mean over runs), tau, populations mean/std per run and merged, LENS\n"
+                   "fractions over time and the LENS KDE.\n");
             return SD_EXIT_OK;
         default: return SD_EXIT_USAGE;
         }
     }
     if (optind + 1 != argc || !out)
         return sd_cli_fail("report", SD_EXIT_USAGE, "usage: stemdyn report SESSION_DIR -o report.html");
-    char path[4096];
-    snprintf(path, sizeof path, "%s/analyze/state.json", argv[optind]);
-    size_t len = 0;
-    char *js = read_all(path, &len);
-    if (!js)
-        return sd_cli_fail("report", SD_EXIT_FAIL, "cannot read %s: %s (is %s a session directory?)",
-                           path, strerror(errno), argv[optind]);
-    if (len < 2 || js[0] != '{') {
-        free(js);
-        return sd_cli_fail("report", SD_EXIT_FAIL, "%s is not a stemdyn state file", path);
-    }
     sd_err_t e;
-    int rc = webgw_write_report(out, js, len, &e);
+    char *js = NULL;
+    size_t len = 0;
+    if (webfeed_session_json(argv[optind], &js, &len, &e))
+        return sd_cli_fail("report", SD_EXIT_FAIL, "%s", e.msg);
+    char tdir[4096];
+    size_t ol = strlen(out);
+    if (ol > 5 && !strcmp(out + ol - 5, ".html"))
+        ol -= 5;
+    snprintf(tdir, sizeof tdir, "%.*s_tables", (int)ol, out);
+    int nfiles = 0;
+    int rc = report_tables_write(js, len, tdir, &nfiles, &e);
+    if (!rc)
+        rc = webgw_write_report(out, js, len, &e);
     free(js);
     if (rc)
         return sd_cli_fail("report", SD_EXIT_FAIL, "%s", e.msg);
-    printf("wrote %s\n", out);
+    printf("wrote %s and %d tables in %s/\n", out, nfiles, tdir);
     return SD_EXIT_OK;
 }

@@ -1,6 +1,7 @@
 #include "statspub.h"
 
 #include "sd_log.h"
+#include "sd_secure.h"
 #include "sd_wire.h"
 
 #include <stdio.h>
@@ -86,15 +87,28 @@ struct statspub {
     int64_t push_dropped;
 };
 
-static void *bind_socket(void *ctx, int type, const char *ep, sd_err_t *e)
+/* Queues per peer: a subscriber or snapshot requester that does not read
+ * loses messages beyond this (and resynchronises), the publisher never waits. */
+#define STATS_HWM 1000
+
+static void *bind_socket(void *ctx, sd_secure_t *sec, int type, const char *ep, sd_err_t *e)
 {
     void *s = zmq_socket(ctx, type);
     if (!s) {
         sd_err_set(e, SD_EIO, "zmq_socket: %s", zmq_strerror(zmq_errno()));
         return NULL;
     }
-    int linger = 0;
+    int linger = 0, hwm = STATS_HWM;
     zmq_setsockopt(s, ZMQ_LINGER, &linger, sizeof linger);
+    zmq_setsockopt(s, ZMQ_SNDHWM, &hwm, sizeof hwm);
+    zmq_setsockopt(s, ZMQ_RCVHWM, &hwm, sizeof hwm);
+    /* inbound: subscriptions and snapshot requests, a few hundred bytes */
+    int64_t maxmsg = 64 << 10;
+    zmq_setsockopt(s, ZMQ_MAXMSGSIZE, &maxmsg, sizeof maxmsg);
+    if (sd_secure_serve(sec, s, ep, e)) {
+        zmq_close(s);
+        return NULL;
+    }
     if (zmq_bind(s, ep) != 0) {
         sd_err_set(e, SD_EIO, "cannot bind %s: %s", ep, zmq_strerror(zmq_errno()));
         zmq_close(s);
@@ -106,14 +120,20 @@ static void *bind_socket(void *ctx, int type, const char *ep, sd_err_t *e)
 statspub_t *statspub_new(void *ctx, const char *pub_ep, const char *snap_ep,
                          const char *console_ep, sd_err_t *e)
 {
+    return statspub_new_secure(ctx, NULL, pub_ep, snap_ep, console_ep, e);
+}
+
+statspub_t *statspub_new_secure(void *ctx, sd_secure_t *sec, const char *pub_ep,
+                                const char *snap_ep, const char *console_ep, sd_err_t *e)
+{
     statspub_t *p = calloc(1, sizeof *p);
     if (!p || !(p->runs = calloc(STATS_MAX_RUNS, sizeof *p->runs))) {
         free(p);
         sd_err_set(e, SD_ENOMEM, "out of memory");
         return NULL;
     }
-    p->pub = bind_socket(ctx, ZMQ_PUB, pub_ep, e);
-    p->router = p->pub ? bind_socket(ctx, ZMQ_ROUTER, snap_ep, e) : NULL;
+    p->pub = bind_socket(ctx, sec, ZMQ_PUB, pub_ep, e);
+    p->router = p->pub ? bind_socket(ctx, sec, ZMQ_ROUTER, snap_ep, e) : NULL;
     if (!p->router) {
         statspub_destroy(&p);
         return NULL;
@@ -287,6 +307,12 @@ static int request_snapshot(statsclient_t *c, sd_err_t *e)
 
 statsclient_t *statsclient_new(void *ctx, const char *pub_ep, const char *snap_ep, sd_err_t *e)
 {
+    return statsclient_new_secure(ctx, NULL, pub_ep, snap_ep, e);
+}
+
+statsclient_t *statsclient_new_secure(void *ctx, const sd_config_security_t *sec,
+                                      const char *pub_ep, const char *snap_ep, sd_err_t *e)
+{
     statsclient_t *c = calloc(1, sizeof *c);
     if (!c || !(c->runs = calloc(STATS_MAX_RUNS, sizeof *c->runs)) ||
         !(c->pending = calloc(CLIENT_PENDING_MAX, sizeof *c->pending))) {
@@ -298,11 +324,18 @@ statsclient_t *statsclient_new(void *ctx, const char *pub_ep, const char *snap_e
     }
     c->sub = zmq_socket(ctx, ZMQ_SUB);
     c->dealer = zmq_socket(ctx, ZMQ_DEALER);
-    int linger = 0;
+    int linger = 0, hwm = STATS_HWM;
     zmq_setsockopt(c->sub, ZMQ_LINGER, &linger, sizeof linger);
     zmq_setsockopt(c->dealer, ZMQ_LINGER, &linger, sizeof linger);
+    zmq_setsockopt(c->sub, ZMQ_RCVHWM, &hwm, sizeof hwm);
+    zmq_setsockopt(c->dealer, ZMQ_SNDHWM, &hwm, sizeof hwm);
+    zmq_setsockopt(c->dealer, ZMQ_RCVHWM, &hwm, sizeof hwm);
     zmq_setsockopt(c->sub, ZMQ_SUBSCRIBE, "stats", 5);
     zmq_setsockopt(c->sub, ZMQ_SUBSCRIBE, "heartbeat.stats", 15);
+    if (sd_secure_client(c->sub, sec, e) || sd_secure_client(c->dealer, sec, e)) {
+        statsclient_destroy(&c);
+        return NULL;
+    }
     if (zmq_connect(c->sub, pub_ep) != 0 || zmq_connect(c->dealer, snap_ep) != 0) {
         sd_err_set(e, SD_EIO, "cannot connect %s / %s: %s", pub_ep, snap_ep,
                    zmq_strerror(zmq_errno()));

@@ -21,6 +21,7 @@
 
 #include "sd_err.h"
 #include "sd_msg.h"
+#include "sd_secure.h"
 
 #include <stdint.h>
 
@@ -32,6 +33,11 @@ typedef struct statspub statspub_t;
  * unless NULL/empty.  zctx-free: uses the given libzmq context. */
 statspub_t *statspub_new(void *zmq_ctx, const char *pub_ep, const char *snap_ep,
                          const char *console_ep, sd_err_t *e);
+/* The same with the PUB and the ROUTER made CURVE servers by sec (NULL: no
+ * security; sec belongs to zmq_ctx and must outlive the publisher).  The PUSH
+ * to the console stays plain: the console's return endpoint has no keys. */
+statspub_t *statspub_new_secure(void *zmq_ctx, sd_secure_t *sec, const char *pub_ep,
+                                const char *snap_ep, const char *console_ep, sd_err_t *e);
 void statspub_destroy(statspub_t **p);
 
 /* Publishes the current full state of run messages msgs[0..n) (each a stats
@@ -77,6 +83,10 @@ typedef struct statsclient statsclient_t;
 /* Connects SUB to pub_ep and DEALER to snap_ep and requests the snapshot. */
 statsclient_t *statsclient_new(void *zmq_ctx, const char *pub_ep, const char *snap_ep,
                                sd_err_t *e);
+/* The same as a CURVE client with sec's client_cert and server_public (none
+ * set: plain, as statsclient_new). */
+statsclient_t *statsclient_new_secure(void *zmq_ctx, const sd_config_security_t *sec,
+                                      const char *pub_ep, const char *snap_ep, sd_err_t *e);
 void statsclient_destroy(statsclient_t **c);
 
 /* Processes what has arrived, waiting up to timeout_ms for the first message

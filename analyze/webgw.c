@@ -24,7 +24,15 @@ struct webgw {
     pthread_cond_t cv;
     char *json;        /* newest state, NUL-terminated */
     size_t json_len;
-    uint64_t version;  /* bumps on each publish */
+    uint64_t version;  /* bumps on each publish (state or part) */
+    uint64_t json_version;
+    int nparts;
+    struct part {
+        char name[WEBGW_PART_NAME_MAX + 1];
+        char *json;
+        size_t len;
+        uint64_t version;
+    } parts[WEBGW_MAX_PARTS];
     int stopping;
     double min_interval_s;
     int port;
@@ -33,7 +41,7 @@ struct webgw {
 /* One SSE connection: the message being sent and how far it got. */
 typedef struct sse_client {
     webgw_t *g;
-    uint64_t sent_version;
+    uint64_t sent_version;  /* newest version of anything sent */
     struct timespec last_sent;
     char *buf;
     size_t len, off;
@@ -78,16 +86,32 @@ static int next_message(sse_client_t *c)
             return 0;
         }
         double wait_rate = g->min_interval_s - since(&c->last_sent);
-        if (g->version > c->sent_version && g->json && wait_rate <= 0) {
-            size_t need = g->json_len + 32;
+        if (g->version > c->sent_version && wait_rate <= 0) {
+            /* everything newer than what this client has, in one burst: the
+             * base state and each changed part as its own event */
+            size_t need = 1;
+            if (g->json && g->json_version > c->sent_version)
+                need += g->json_len + 32;
+            for (int i = 0; i < g->nparts; i++)
+                if (g->parts[i].version > c->sent_version)
+                    need += g->parts[i].len + WEBGW_PART_NAME_MAX + 40;
             char *b = realloc(c->buf, need);
             if (!b) {
                 pthread_mutex_unlock(&g->mu);
                 return 0;
             }
             c->buf = b;
-            c->len = (size_t)snprintf(b, need, "event: state\ndata: %s\n\n", g->json);
+            c->len = 0;
+            if (g->json && g->json_version > c->sent_version)
+                c->len += (size_t)snprintf(b, need, "event: state\ndata: %s\n\n", g->json);
+            for (int i = 0; i < g->nparts; i++)
+                if (g->parts[i].version > c->sent_version)
+                    c->len += (size_t)snprintf(b + c->len, need - c->len,
+                                               "event: state\ndata: {\"%s\":%s}\n\n",
+                                               g->parts[i].name, g->parts[i].json);
             c->sent_version = g->version;
+            if (c->len == 0)
+                continue;
             break;
         }
         if (since(&c->last_sent) > 15.0) {
@@ -129,6 +153,41 @@ static void sse_free(void *cls)
     sse_client_t *c = cls;
     free(c->buf);
     free(c);
+}
+
+/* The base state with every part as a top-level member ("null" when there
+ * is nothing yet).  Caller holds g->mu and frees the result. */
+static char *merged_state(const webgw_t *g)
+{
+    if (!g->nparts)
+        return strdup(g->json ? g->json : "null");
+    size_t need = (g->json ? g->json_len : 0) + 3;
+    for (int i = 0; i < g->nparts; i++)
+        need += g->parts[i].len + WEBGW_PART_NAME_MAX + 4;
+    char *b = malloc(need);
+    if (!b)
+        return NULL;
+    size_t n = 0;
+    const char *base = g->json;
+    size_t blen = g->json_len;
+    while (base && blen && (base[blen - 1] == ' ' || base[blen - 1] == '\n'))
+        blen--;
+    int open = 0;
+    if (base && blen >= 2 && base[0] == '{' && base[blen - 1] == '}') {
+        /* "{...}" without its closing brace; "{}" keeps nothing to separate */
+        memcpy(b, base, blen - 1);
+        n = blen - 1;
+        open = blen > 2;
+    } else {
+        b[n++] = '{';
+    }
+    for (int i = 0; i < g->nparts; i++) {
+        n += (size_t)snprintf(b + n, need - n, "%s\"%s\":%s", open ? "," : "", g->parts[i].name,
+                              g->parts[i].json);
+        open = 1;
+    }
+    snprintf(b + n, need - n, "}");
+    return b;
 }
 
 static enum MHD_Result reply(struct MHD_Connection *conn, unsigned code, const char *type,
@@ -182,7 +241,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
     }
     if (!strcmp(url, "/state")) {
         pthread_mutex_lock(&g->mu);
-        char *copy = g->json ? strdup(g->json) : strdup("null");
+        char *copy = merged_state(g);
         pthread_mutex_unlock(&g->mu);
         if (!copy)
             return MHD_NO;
@@ -257,6 +316,8 @@ void webgw_destroy(webgw_t **p)
     pthread_cond_destroy(&g->cv);
     pthread_mutex_destroy(&g->mu);
     free(g->json);
+    for (int i = 0; i < g->nparts; i++)
+        free(g->parts[i].json);
     free(g);
     *p = NULL;
 }
@@ -272,7 +333,41 @@ int webgw_publish(webgw_t *g, const char *json, size_t len, sd_err_t *e)
     char *old = g->json;
     g->json = copy;
     g->json_len = len;
-    g->version++;
+    g->json_version = ++g->version;
+    pthread_cond_broadcast(&g->cv);
+    pthread_mutex_unlock(&g->mu);
+    free(old);
+    return SD_OK;
+}
+
+int webgw_publish_part(webgw_t *g, const char *name, const char *json, size_t len, sd_err_t *e)
+{
+    size_t nl = strlen(name);
+    if (nl == 0 || nl > WEBGW_PART_NAME_MAX || strspn(name, "abcdefghijklmnopqrstuvwxyz_0123456789") != nl)
+        return sd_err_set(e, SD_EINVAL, "bad part name '%s' (want [a-z0-9_], 1..%d)", name,
+                          WEBGW_PART_NAME_MAX);
+    if (len == 0)
+        return sd_err_set(e, SD_EINVAL, "part %s: empty value", name);
+    char *copy = malloc(len + 1);
+    if (!copy)
+        return sd_err_set(e, SD_ENOMEM, "out of memory copying %zu bytes of part %s", len, name);
+    memcpy(copy, json, len);
+    copy[len] = '\0';
+    pthread_mutex_lock(&g->mu);
+    int i = 0;
+    while (i < g->nparts && strcmp(g->parts[i].name, name))
+        i++;
+    if (i == WEBGW_MAX_PARTS) {
+        pthread_mutex_unlock(&g->mu);
+        free(copy);
+        return sd_err_set(e, SD_ENOMEM, "more than %d parts", WEBGW_MAX_PARTS);
+    }
+    if (i == g->nparts)
+        snprintf(g->parts[g->nparts++].name, sizeof g->parts[i].name, "%s", name);
+    char *old = g->parts[i].json;
+    g->parts[i].json = copy;
+    g->parts[i].len = len;
+    g->parts[i].version = ++g->version;
     pthread_cond_broadcast(&g->cv);
     pthread_mutex_unlock(&g->mu);
     free(old);

@@ -31,6 +31,17 @@ void webgw_destroy(webgw_t **p);
 /* Replaces the state with a copy of json[0..len). */
 int webgw_publish(webgw_t *g, const char *json, size_t len, sd_err_t *e);
 
+/* Parts: named top-level members that change at their own pace (the frame
+ * thumbnail, the 3D model) so a client is sent them only when they change,
+ * not with every statistics update.  Sets part `name` ([a-z0-9_], at most
+ * WEBGW_PART_NAME_MAX chars) to a copy of the JSON value json[0..len).  An
+ * SSE update carries the base state (if newer) and each newer part as
+ * `{"name": value}`, all in one burst under the same rate cap; /state
+ * returns the base object with every part merged in as a member. */
+#define WEBGW_MAX_PARTS 8
+#define WEBGW_PART_NAME_MAX 23
+int webgw_publish_part(webgw_t *g, const char *name, const char *json, size_t len, sd_err_t *e);
+
 /* The bound TCP port. */
 int webgw_port(const webgw_t *g);
 

@@ -75,4 +75,14 @@ int sd_atoms_validate(const sd_atoms_t *a, sd_err_t *e);
  * (.data, .lmp, or content sniffing) into *out (caller destroys). */
 int sd_atoms_read_any(const char *path, sd_atoms_t **out, sd_err_t *e);
 
+/* Periodic table (Z = 1..96, IUPAC standard atomic weights in u). */
+/* Standard atomic weight of `symbol` ("Au"), 0 when unknown. */
+double sd_element_mass(const char *symbol);
+/* Atomic number of `symbol`, 0 when unknown. */
+int sd_element_number(const char *symbol);
+/* Symbol of atomic number z (static string), NULL when out of 1..96. */
+const char *sd_element_symbol(int z);
+/* Element whose standard weight is within 0.05 u of `mass` (nearest), else NULL. */
+const char *sd_element_by_mass(double mass);
+
 #endif

@@ -4,6 +4,7 @@
 #include "sd_log.h"
 #include "sd_msg.h"
 #include "sd_recording.h"
+#include "sd_secure.h"
 #include "sd_wire.h"
 #include "sim_run.h"
 
@@ -47,6 +48,7 @@ typedef struct worker {
 struct broker {
     sd_config_t cfg;
     void *zctx, *front, *back;
+    sd_secure_t *sec; /* CURVE authenticator, NULL without keys */
     char dir[1024];
     int njobs, nworkers;
     job_t *jobs;
@@ -113,11 +115,22 @@ static worker_t *find_worker(broker_t *b, const char *id)
 /* Adds a job from a decoded sim_job (takes ownership of *m). */
 static job_t *add_job(broker_t *b, sd_msg_t *m, sd_err_t *e)
 {
-    if (b->njobs >= MAX_JOBS) {
-        sd_err_set(e, SD_ENOMEM, "job table full (%d)", MAX_JOBS);
-        return NULL;
+    job_t *j = NULL;
+    if (b->njobs < MAX_JOBS) {
+        j = &b->jobs[b->njobs++];
+    } else {
+        /* a long session: reuse the oldest finished job's slot (its .done file
+         * keeps a resent model from running again) */
+        for (int i = 0; i < b->njobs; i++)
+            if (b->jobs[i].state == JOB_DONE && (!j || b->jobs[i].order < j->order))
+                j = &b->jobs[i];
+        if (!j) {
+            sd_err_set(e, SD_ENOMEM, "job table full (%d jobs queued or running)", MAX_JOBS);
+            return NULL;
+        }
+        sd_msg_free(&j->msg);
+        free(j->ckpt);
     }
-    job_t *j = &b->jobs[b->njobs++];
     memset(j, 0, sizeof *j);
     snprintf(j->id, sizeof j->id, "%s", m->u.sim_job.job_id);
     j->msg = *m;
@@ -164,8 +177,11 @@ static void load_jobs(broker_t *b)
         size_t L = strlen(de->d_name);
         if (L < 5 || strcmp(de->d_name + L - 4, ".job"))
             continue;
-        char path[1400];
+        char path[1400], done[1400];
         snprintf(path, sizeof path, "%s/%s", b->dir, de->d_name);
+        snprintf(done, sizeof done, "%s/%.*s.done", b->dir, (int)(L - 4), de->d_name);
+        if (access(done, F_OK) == 0)
+            continue; /* finished: its .done file answers a resent model */
         sd_err_t e;
         sd_rec_reader_t *r = sd_rec_reader_open(path, &e);
         sd_rec_record_t rec;
@@ -185,8 +201,6 @@ static void load_jobs(broker_t *b)
             if (j) {
                 char jp[1300], cp[1300], dp[1300];
                 job_paths(b, j->id, jp, cp, dp, sizeof jp);
-                if (access(dp, F_OK) == 0)
-                    j->state = JOB_DONE;
                 j->ckpt = read_file(cp, &j->ckpt_len);
             }
         }
@@ -217,12 +231,33 @@ broker_t *broker_new(const sd_config_t *cfg, sd_err_t *e)
     }
     load_jobs(b);
     b->zctx = zmq_ctx_new();
+    if (sd_secure_server_wanted(&cfg->security) &&
+        !(b->sec = sd_secure_new(b->zctx, &cfg->security, "broker", e))) {
+        broker_destroy(&b);
+        return NULL;
+    }
     b->front = zmq_socket(b->zctx, ZMQ_ROUTER);
     b->back = zmq_socket(b->zctx, ZMQ_ROUTER);
-    int linger = 0, on = 1;
+    /* models are acknowledged (recon keeps ≤ 16 in flight) and jobs go only to
+     * idle workers, so these queues stay short; the HWMs are the backstop */
+    int linger = 0, on = 1, hwm = (int)cfg->limits.queue_frames;
     zmq_setsockopt(b->front, ZMQ_LINGER, &linger, sizeof linger);
     zmq_setsockopt(b->back, ZMQ_LINGER, &linger, sizeof linger);
+    zmq_setsockopt(b->front, ZMQ_SNDHWM, &hwm, sizeof hwm);
+    zmq_setsockopt(b->front, ZMQ_RCVHWM, &hwm, sizeof hwm);
+    zmq_setsockopt(b->back, ZMQ_SNDHWM, &hwm, sizeof hwm);
+    zmq_setsockopt(b->back, ZMQ_RCVHWM, &hwm, sizeof hwm);
     zmq_setsockopt(b->back, ZMQ_ROUTER_MANDATORY, &on, sizeof on);
+    /* a peer announcing a part larger than the protocol allows (a model of 10^6
+     * atoms is 24 MB, a checkpoint ≤ 256 MiB) is cut off before libzmq allocates */
+    int64_t max_model = 64ll << 20, max_back = (int64_t)SD_MSG_MAX_CHECKPOINT + (16 << 20);
+    zmq_setsockopt(b->front, ZMQ_MAXMSGSIZE, &max_model, sizeof max_model);
+    zmq_setsockopt(b->back, ZMQ_MAXMSGSIZE, &max_back, sizeof max_back);
+    if (sd_secure_serve(b->sec, b->front, cfg->ep.broker_front, e) ||
+        sd_secure_serve(b->sec, b->back, cfg->ep.broker_back, e)) {
+        broker_destroy(&b);
+        return NULL;
+    }
     if (zmq_bind(b->front, cfg->ep.broker_front) || zmq_bind(b->back, cfg->ep.broker_back)) {
         sd_err_set(e, SD_EIO, "cannot bind %s / %s: %s", cfg->ep.broker_front, cfg->ep.broker_back,
                    zmq_strerror(zmq_errno()));
@@ -241,6 +276,7 @@ void broker_destroy(broker_t **p)
         zmq_close(b->front);
     if (b->back)
         zmq_close(b->back);
+    sd_secure_destroy(&b->sec);
     if (b->zctx)
         zmq_ctx_term(b->zctx);
     for (int i = 0; i < b->njobs; i++) {
@@ -268,6 +304,23 @@ static void send_ack(void *sock, const sd_parts_t *in, const char *what)
     }
 }
 
+/* A finished job keeps only its id and state: positions and checkpoint go
+ * (memory stays bounded by the queued and running jobs). */
+static void job_finish(broker_t *b, job_t *j)
+{
+    char jp[1300], cp[1300], dp[1300];
+    job_paths(b, j->id, jp, cp, dp, sizeof jp);
+    FILE *f = fopen(dp, "w");
+    if (f)
+        fclose(f);
+    unlink(cp);
+    j->state = JOB_DONE;
+    sd_msg_free(&j->msg);
+    free(j->ckpt);
+    j->ckpt = NULL;
+    j->ckpt_len = 0;
+}
+
 /* A model from recon becomes a job (idempotent by model id). */
 static void on_front(broker_t *b)
 {
@@ -284,7 +337,9 @@ static void on_front(broker_t *b)
         return;
     }
     const sd_msg_model_t *mo = &m.u.model;
-    if (find_job(b, mo->model_id)) {
+    char jp[1300], cp[1300], dp[1300];
+    job_paths(b, mo->model_id, jp, cp, dp, sizeof jp);
+    if (find_job(b, mo->model_id) || access(dp, F_OK) == 0) {
         send_ack(b->front, &in, mo->model_id); /* a resend after a recon restart */
         sd_msg_free(&m);
         sd_parts_free(&in);
@@ -311,8 +366,6 @@ static void on_front(broker_t *b)
     j->n_atoms = mo->n_atoms;
     j->pos = mo->pos;
     sd_parts_t parts;
-    char jp[1300], cp[1300], dp[1300];
-    job_paths(b, j->job_id, jp, cp, dp, sizeof jp);
     if (sd_msg_encode(&jm, &parts, &e) || save_parts(jp, &parts, &e)) {
         sd_log(SD_LOG_ERROR, "broker", "model %s: %s (not acknowledged)", mo->model_id, e.msg);
         sd_parts_free(&parts);
@@ -394,38 +447,50 @@ static void on_back(broker_t *b)
     if (m.type == SD_MSG_HEARTBEAT) {
         const sd_msg_heartbeat_t *h = &m.u.heartbeat;
         worker_t *w = find_worker(b, h->sender);
+        int fresh = !w;
         if (!w && b->nworkers < MAX_WORKERS) {
             w = &b->workers[b->nworkers++];
+        } else if (!w) { /* full: a dead worker's slot (its jobs were requeued by reap_dead) */
+            for (int i = 0; i < b->nworkers && !w; i++)
+                if (!b->workers[i].alive)
+                    w = &b->workers[i];
+            if (!w)
+                sd_log(SD_LOG_WARN, "broker", "worker %s ignored: %d workers alive", h->sender,
+                       MAX_WORKERS);
+        }
+        if (w && fresh) {
             memset(w, 0, sizeof *w);
             snprintf(w->id, sizeof w->id, "%s", h->sender);
             sd_log(SD_LOG_INFO, "broker", "worker %s joined", w->id);
         }
         if (w) {
+            /* a new connection under a known id is a restarted worker */
+            int reconnected = w->route_len != in.len[0] || memcmp(w->route, in.data[0], in.len[0]);
             memcpy(w->route, in.data[0], in.len[0]);
             w->route_len = in.len[0];
             w->last_seen_ns = sd_clock_mono_ns();
             w->alive = 1;
             if (!strcmp(h->state, "ready") || !strcmp(h->state, "done")) {
+                int in_flight = 0;
                 for (int i = 0; i < b->njobs; i++) /* its previous job, if any, is over */
                     if (b->jobs[i].state == JOB_RUNNING && !strcmp(b->jobs[i].worker, w->id)) {
                         if (!strcmp(h->state, "done")) {
-                            char jp[1300], cp[1300], dp[1300];
-                            job_paths(b, b->jobs[i].id, jp, cp, dp, sizeof jp);
-                            FILE *f = fopen(dp, "w");
-                            if (f)
-                                fclose(f);
-                            b->jobs[i].state = JOB_DONE;
+                            job_finish(b, &b->jobs[i]);
                             sd_log(SD_LOG_INFO, "broker", "job %s done", b->jobs[i].id);
-                        } else {
+                        } else if (reconnected) {
                             b->jobs[i].state = JOB_QUEUED; /* worker restarted under the same id */
+                        } else {
+                            /* a "ready" sent before the job reached the worker (its
+                             * ready after done, or a periodic one): the job is in flight */
+                            in_flight = 1;
                         }
                     }
-                w->idle = 1;
+                w->idle = !in_flight;
             }
         }
     } else if (m.type == SD_MSG_SIM_JOB && m.u.sim_job.checkpoint_len > 0) {
         job_t *j = find_job(b, m.u.sim_job.job_id);
-        if (j) {
+        if (j && j->state != JOB_DONE) {
             void *c = malloc(m.u.sim_job.checkpoint_len);
             if (c) {
                 memcpy(c, m.u.sim_job.checkpoint, m.u.sim_job.checkpoint_len);

@@ -3,6 +3,7 @@
 #include "sd_clock.h"
 #include "sd_log.h"
 #include "sd_msg.h"
+#include "sd_secure.h"
 #include "sd_wire.h"
 #include "sim.h"
 #include "sim_run.h"
@@ -63,10 +64,21 @@ worker_t *worker_new(const sd_config_t *cfg, const char *id, const char *broker_
     w->zctx = zmq_ctx_new();
     w->broker = zmq_socket(w->zctx, ZMQ_DEALER);
     w->analyze = zmq_socket(w->zctx, ZMQ_DEALER);
-    int linger = 2000;
+    /* sends are bounded by the protocol (MAX_UNACKED snapshots, one job and
+     * its heartbeats); the HWMs are the backstop */
+    int linger = 2000, hwm = 1000;
     zmq_setsockopt(w->broker, ZMQ_LINGER, &linger, sizeof linger);
     zmq_setsockopt(w->analyze, ZMQ_LINGER, &linger, sizeof linger);
+    zmq_setsockopt(w->broker, ZMQ_SNDHWM, &hwm, sizeof hwm);
+    zmq_setsockopt(w->broker, ZMQ_RCVHWM, &hwm, sizeof hwm);
+    zmq_setsockopt(w->analyze, ZMQ_SNDHWM, &hwm, sizeof hwm);
+    zmq_setsockopt(w->analyze, ZMQ_RCVHWM, &hwm, sizeof hwm);
     const char *bep = broker_ep ? broker_ep : cfg->ep.broker_back;
+    if (sd_secure_client(w->broker, &cfg->security, e) ||
+        sd_secure_client(w->analyze, &cfg->security, e)) {
+        worker_destroy(&w);
+        return NULL;
+    }
     if (zmq_connect(w->broker, bep) || zmq_connect(w->analyze, cfg->ep.analyze_in)) {
         sd_err_set(e, SD_EIO, "cannot connect %s / %s: %s", bep, cfg->ep.analyze_in,
                    zmq_strerror(zmq_errno()));

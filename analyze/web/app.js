@@ -7,7 +7,7 @@ const SVGNS = "http://www.w3.org/2000/svg";
 const PALETTE = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2",
   "#7f7f7f", "#bcbd22", "#17becf", "#393b79", "#637939", "#8c6d31", "#843c39"];
 const LENS_COLORS = ["#2b8cbe", "#fdae61", "#d7191c"];
-const state = { stats: null, frame: null, model: null, health: {} };
+const state = { stats: null, frame: null, model: null, lens: null, health: {} };
 const view = { rotX: -0.4, rotY: 0.6, tauEnv: 0 };
 
 function el(tag, attrs, parent) {
@@ -23,6 +23,12 @@ function text(parent, x, y, s, attrs) {
   return t;
 }
 function fmt(v, d) { return (v === null || v === undefined || !isFinite(v)) ? "—" : Number(v).toFixed(d); }
+/* Three significant digits whatever the magnitude (ns of MD span 1e-3 … 1e3). */
+function sig(v) {
+  if (v === null || v === undefined || !isFinite(v)) return "—";
+  const a = Math.abs(v);
+  return a === 0 ? "0" : (a >= 1e4 || a < 1e-3) ? Number(v).toExponential(2) : String(Number(Number(v).toPrecision(3)));
+}
 function empty(node, msg) { node.innerHTML = ""; const p = document.createElement("div"); p.className = "empty"; p.textContent = msg; node.appendChild(p); }
 
 /* Row-normalise counts; rows with no observation stay null (blank). */
@@ -81,10 +87,12 @@ function drawChord(node, counts, labels) {
   const inn = labels.map((_, j) => counts.reduce((a, row, i) => a + (i === j ? 0 : row[j]), 0));
   const tot = out.map((v, i) => v + inn[i]), all = tot.reduce((a, b) => a + b, 0);
   const svg = svgRoot(380, 380);
-  if (all <= 0) { node.appendChild(svg); text(svg, cx, cy, "no exchanges between environments yet", { "text-anchor": "middle", fill: "#6b7385" }); return; }
-  const span = 2 * Math.PI - gap * k;
+  if (all <= 0) text(svg, cx, cy, "no exchanges between environments yet", { "text-anchor": "middle", fill: "#6b7385" });
+  /* every environment keeps a small arc (and its label) even without
+   * exchanges, so the diagram always shows all k groups */
+  const minf = Math.min(0.01, 0.5 / k), span = 2 * Math.PI - gap * k, flow = all > 0 ? span * (1 - k * minf) / all : 0;
   let a = 0;
-  const arcs = labels.map((_, i) => { const s = a, e = a + span * tot[i] / all; a = e + gap; return { s, e, cur: s }; });
+  const arcs = labels.map((_, i) => { const s = a, e = a + span * minf + flow * tot[i]; a = e + gap; return { s, e, cur: s + span * minf / 2 }; });
   const pt = (ang, r) => [cx + r * Math.cos(ang - Math.PI / 2), cy + r * Math.sin(ang - Math.PI / 2)];
   arcs.forEach((g, i) => {
     if (g.e - g.s <= 0) return;
@@ -98,12 +106,12 @@ function drawChord(node, counts, labels) {
   for (let i = 0; i < k; i++) for (let j = i + 1; j < k; j++) {
     const fij = counts[i][j], fji = counts[j][i];
     if (fij + fji <= 0) continue;
-    const wi = span * (fij + fji) / all / 2, wj = wi;
+    const wi = flow * (fij + fji), wj = wi; /* a pair takes its share of both arcs */
     const gi = arcs[i], gj = arcs[j];
     const s0 = gi.cur, s1 = gi.cur + wi; gi.cur = s1;
     const t0 = gj.cur, t1 = gj.cur + wj; gj.cur = t1;
     const [a0x, a0y] = pt(s0, R), [a1x, a1y] = pt(s1, R), [b0x, b0y] = pt(t0, R), [b1x, b1y] = pt(t1, R);
-    const p = el("path", { d: `M${a0x},${a0y} A${R},${R} 0 0 1 ${a1x},${a1y} Q${cx},${cy} ${b0x},${b0y} A${R},${R} 0 0 1 ${b1x},${b1y} Q${cx},${cy} ${a0x},${a0y} Z`,
+    const p = el("path", { d: `M${a0x},${a0y} A${R},${R} 0 ${wi > Math.PI ? 1 : 0} 1 ${a1x},${a1y} Q${cx},${cy} ${b0x},${b0y} A${R},${R} 0 ${wj > Math.PI ? 1 : 0} 1 ${b1x},${b1y} Q${cx},${cy} ${a0x},${a0y} Z`,
       fill: PALETTE[(fij >= fji ? i : j) % PALETTE.length], "fill-opacity": 0.6, stroke: "#fff", "stroke-width": 0.5, class: "ribbon" }, svg);
     el("title", {}, p).textContent = `${labels[i]}→${labels[j]}: ${fij}, ${labels[j]}→${labels[i]}: ${fji}`;
   }
@@ -128,6 +136,12 @@ function drawPopulations(node, s) {
     if (sd > 0) el("line", { x1: x + bw / 2, x2: x + bw / 2, y1: y(v + sd), y2: y(Math.max(0, v - sd)), stroke: "#333" }, svg);
   }));
   labels.forEach((l, i) => text(svg, off + i * gw + gw / 2, H + 14, l, { "text-anchor": "middle" }));
+  series.forEach((q, n) => {
+    const lx = W - 70, ly = 8 + n * 12;
+    if (ly > H - 20) return;
+    el("rect", { x: lx, y: ly, width: 9, height: 9, fill: q.merged ? "#1d2330" : PALETTE[n % PALETTE.length] }, svg);
+    text(svg, lx + 13, ly + 8, q.name, { "font-size": 9 });
+  });
   node.appendChild(svg);
 }
 
@@ -138,13 +152,13 @@ function drawTau(node, s) {
   const rows = s.labels.map((l, j) => ({ l, tau: (j !== i && P[i] && P[i][j] > 0) ? dt / P[i][j] : null })).filter(r => r.tau !== null);
   if (!rows.length) return empty(node, `no transitions out of ${s.labels[i]} observed yet`);
   const W = 420, bh = 18, H = rows.length * bh + 24, off = 50;
-  const lmax = Math.log10(Math.max(...rows.map(r => r.tau))) + 0.3, lmin = Math.min(0, Math.log10(Math.min(...rows.map(r => r.tau))) - 0.3);
+  const lmax = Math.log10(Math.max(...rows.map(r => r.tau))) + 0.3, lmin = Math.log10(dt) - 0.3; /* τ = δt / p ≥ δt */
   const x = v => off + (W - off - 70) * (Math.log10(v) - lmin) / (lmax - lmin);
   const svg = svgRoot(W, H);
   rows.forEach((r, n) => {
     text(svg, off - 6, 16 + n * bh + 10, `→ ${r.l}`, { "text-anchor": "end" });
     el("rect", { x: off, y: 16 + n * bh, width: Math.max(1, x(r.tau) - off), height: bh - 4, fill: "#3b6fd8" }, svg);
-    text(svg, x(r.tau) + 4, 16 + n * bh + 10, `${r.tau < 100 ? r.tau.toFixed(1) : r.tau.toExponential(2)} ns`);
+    text(svg, x(r.tau) + 4, 16 + n * bh + 10, `${sig(r.tau)} ns`);
   });
   text(svg, off, 11, `τ from ${s.labels[i]} (log scale, δt = ${dt} ns)`, { fill: "#6b7385" });
   node.appendChild(svg);
@@ -156,13 +170,13 @@ function drawProgress(node, s) {
   if (!runs.length) return empty(node, "no MD run yet");
   const t = document.createElement("table");
   t.className = "runs";
-  t.innerHTML = "<tr><th>run (frame)</th><th>simulated</th><th>progress</th><th>ns/day</th><th>frames analysed</th></tr>";
+  t.innerHTML = "<tr><th>run</th><th>simulated</th><th>progress</th><th>ns/day</th><th>frames</th></tr>";
   runs.forEach(r => {
     const f = r.target_ns > 0 ? Math.min(1, r.sim_ns / r.target_ns) : 0;
     const tr = document.createElement("tr");
-    tr.innerHTML = `<td>${r.run_id}</td><td>${fmt(r.sim_ns, 2)} / ${fmt(r.target_ns, 0)} ns</td>` +
+    tr.innerHTML = `<td>${r.run_id}</td><td>${sig(r.sim_ns)} / ${sig(r.target_ns)} ns</td>` +
       `<td><span class="bar"><span style="width:${(100 * f).toFixed(1)}%"></span></span> ${(100 * f).toFixed(0)}%</td>` +
-      `<td>${fmt(r.ns_per_day, 1)}</td><td>${r.frames || 0}</td>`;
+      `<td>${sig(r.ns_per_day)}</td><td>${r.frames || 0}</td>`;
     t.appendChild(tr);
   });
   node.appendChild(t);
@@ -170,7 +184,7 @@ function drawProgress(node, s) {
 
 function drawLens(node, kdeNode, s) {
   node.innerHTML = ""; kdeNode.innerHTML = "";
-  const L = s && s.lens;
+  const L = state.lens || (s && s.lens);
   if (!L || !L.fractions_t || !L.fractions_t.length) { empty(node, "no LENS data yet"); return; }
   const W = 420, H = 160, off = 34, ft = L.fractions_t, t0 = ft[0][0], t1 = Math.max(t0 + 1e-9, ft[ft.length - 1][0]);
   const x = t => off + (W - off - 10) * (t - t0) / (t1 - t0), y = v => 10 + (H - 20) * (1 - v);
@@ -180,7 +194,9 @@ function drawLens(node, kdeNode, s) {
     el("path", { d, fill: "none", stroke: LENS_COLORS[c], "stroke-width": 2, class: "lens-line" }, svg);
   }
   el("line", { x1: off, y1: H - 10, x2: W - 10, y2: H - 10, stroke: "#999" }, svg);
-  text(svg, off, H + 8, `${fmt(t0, 1)} ns`); text(svg, W - 10, H + 8, `${fmt(t1, 1)} ns`, { "text-anchor": "end" });
+  [0, 0.5, 1].forEach(v => { el("line", { x1: off - 3, x2: W - 10, y1: y(v), y2: y(v), stroke: "#eef0f4" }, svg); text(svg, off - 5, y(v) + 4, String(v), { "text-anchor": "end", "font-size": 9 }); });
+  text(svg, off, H + 8, `${sig(t0)} ns`); text(svg, W - 10, H + 8, `${sig(t1)} ns`, { "text-anchor": "end" });
+  text(svg, (off + W) / 2, H + 8, L.run_id !== undefined ? `run ${L.run_id}, fraction of atoms` : "fraction of atoms", { "text-anchor": "middle", fill: "#6b7385" });
   (L.class_names || ["static", "mobile", "very mobile"]).forEach((n, c) => text(svg, off + 8 + c * 100, 20, n, { fill: LENS_COLORS[c] }));
   node.appendChild(svg);
   if (L.kde && L.kde.x && L.kde.x.length) {
@@ -188,9 +204,33 @@ function drawLens(node, kdeNode, s) {
     const X = v => off + (W - off - 10) * (v - kx[0]) / (kx[kx.length - 1] - kx[0] || 1), Y = v => 10 + (H - 30) * (1 - v / ymax);
     const s2 = svgRoot(W, H);
     el("path", { d: kx.map((v, n) => `${n ? "L" : "M"}${X(v).toFixed(1)},${Y(ky[n]).toFixed(1)}`).join(" "), fill: "none", stroke: "#1d2330", "stroke-width": 1.5, class: "kde" }, s2);
-    text(s2, off, H - 4, `LENS ${fmt(kx[0], 2)}`); text(s2, W - 10, H - 4, fmt(kx[kx.length - 1], 2), { "text-anchor": "end" });
+    text(s2, off, H - 4, fmt(kx[0], 2)); text(s2, W - 10, H - 4, fmt(kx[kx.length - 1], 2), { "text-anchor": "end" });
+    text(s2, (off + W) / 2, H - 4, "LENS value (density, recent frames of that run)", { "text-anchor": "middle", fill: "#6b7385" });
     kdeNode.appendChild(s2);
   }
+}
+
+/* The frame's 8-bit thumbnail (base64 raw grey, recon/latest.json) as a PNG
+ * data URL, made once per frame. */
+let thumbCache = { key: null, url: null };
+function thumbURL(f) {
+  const t = f.thumb;
+  if (!t || !t.u8 || !(t.w > 0) || !(t.h > 0)) return null;
+  const key = `${f.series_id}/${f.index}/${t.u8.length}`;
+  if (thumbCache.key === key) return thumbCache.url;
+  const raw = atob(t.u8);
+  if (raw.length !== t.w * t.h) return null;
+  const c = document.createElement("canvas");
+  c.width = t.w; c.height = t.h;
+  const g = c.getContext("2d"), img = g.createImageData(t.w, t.h);
+  for (let i = 0; i < raw.length; i++) {
+    const v = raw.charCodeAt(i);
+    img.data[4 * i] = img.data[4 * i + 1] = img.data[4 * i + 2] = v;
+    img.data[4 * i + 3] = 255;
+  }
+  g.putImageData(img, 0, 0);
+  thumbCache = { key, url: c.toDataURL("image/png") };
+  return thumbCache.url;
 }
 
 function drawFrame(node, f) {
@@ -199,12 +239,20 @@ function drawFrame(node, f) {
   document.getElementById("frame-info").textContent = `frame ${f.index}, ${f.columns.length} columns, ${f.columns.reduce((a, c) => a + c[2], 0)} atoms`;
   const W = f.width_A || 1, H = f.height_A || 1, size = 420, sc = size / Math.max(W, H);
   const svg = svgRoot(Math.round(W * sc), Math.round(H * sc));
-  if (f.image_png) el("image", { href: "data:image/png;base64," + f.image_png, x: 0, y: 0, width: W * sc, height: H * sc, preserveAspectRatio: "none" }, svg);
+  if (f.columns.length) { /* zoom on the particle: the columns' box with a margin */
+    const xs = f.columns.map(c => c[0] * sc), ys = f.columns.map(c => c[1] * sc);
+    let x0 = Math.min(...xs), x1 = Math.max(...xs), y0 = Math.min(...ys), y1 = Math.max(...ys);
+    const side = Math.max(x1 - x0, y1 - y0) * 1.25 + 20, mx = (x0 + x1) / 2, my = (y0 + y1) / 2;
+    svg.setAttribute("viewBox", `${mx - side / 2} ${my - side / 2} ${side} ${side}`);
+    svg.setAttribute("width", size); svg.setAttribute("height", size);
+  }
+  const url = thumbURL(f);
+  if (url) el("image", { href: url, x: 0, y: 0, width: W * sc, height: H * sc, preserveAspectRatio: "none", class: "frame-image" }, svg);
   else el("rect", { x: 0, y: 0, width: W * sc, height: H * sc, fill: "#111" }, svg);
   const cmax = Math.max(1, ...f.columns.map(c => c[2]));
   f.columns.forEach(c => {
-    el("circle", { cx: c[0] * sc, cy: c[1] * sc, r: Math.max(2, 0.6 * sc), fill: "none", stroke: `hsl(${200 - 200 * c[2] / cmax},90%,60%)`, "stroke-width": 1, class: "column" }, svg);
-    if (sc > 2.5) text(svg, c[0] * sc, c[1] * sc + 3, String(c[2]), { "text-anchor": "middle", "font-size": 8, fill: "#fff" });
+    el("circle", { cx: c[0] * sc, cy: c[1] * sc, r: Math.max(2, 0.9 * sc), fill: "none", stroke: `hsl(${200 - 200 * c[2] / cmax},90%,60%)`, "stroke-width": 0.6, class: "column" }, svg);
+    text(svg, c[0] * sc, c[1] * sc + 2.5, String(c[2]), { "text-anchor": "middle", "font-size": Math.max(3, 0.75 * sc), fill: "#fff" });
   });
   node.appendChild(svg);
 }
@@ -228,7 +276,7 @@ function drawModel(canvas, legend, m, labels) {
     return [x1, y2, z2, a.length > 3 ? a[3] : -1];
   });
   p.sort((u, v) => u[2] - v[2]);
-  const sc = (Math.min(W, H) / 2 - 12) / rmax, rad = Math.max(2, 1.35 * sc);
+  const sc = (Math.min(W, H) / 2 - 12) / rmax, rad = Math.max(2, 1.0 * sc);
   p.forEach(q => {
     const shade = 0.65 + 0.35 * (q[2] / rmax + 1) / 2;
     g.beginPath();
@@ -249,10 +297,13 @@ function drawModel(canvas, legend, m, labels) {
 
 function drawHealth(h, s) {
   const set = (id, txt, bad) => { const e = document.getElementById(id); e.textContent = txt; e.classList.toggle("bad", !!bad); };
-  set("h-frames", `frames ${h.frames_received || 0}`);
-  set("h-dropped", `dropped ${h.frames_dropped || 0}`, (h.frames_dropped || 0) > 0);
-  set("h-gaps", `gaps ${h.gaps || 0}`, (h.gaps || 0) > 0);
+  const known = v => v !== undefined && v !== null;
+  set("h-frames", `frames ${known(h.frames_received) ? h.frames_received : "—"}` + (s && s.merged ? ` · analysed ${s.merged.frames || 0}` : ""));
+  set("h-dropped", `dropped ${known(h.frames_dropped) ? h.frames_dropped : "—"}`, (h.frames_dropped || 0) > 0);
+  set("h-gaps", `gaps ${known(h.gaps) ? h.gaps : "—"}`, (h.gaps || 0) > 0);
   set("h-latency", `latency p50 ${fmt(h.latency_p50_s, 2)} s · p99 ${fmt(h.latency_p99_s, 2)} s`, (h.latency_p99_s || 0) > 0.4);
+  document.getElementById("h-latency").title = "acquisition → model sent to MD, over the last " + (h.latency_frames || 0) +
+    " frames (a replay keeps the original acquisition times); recon alone: p50 " + fmt(h.recon_p50_s, 3) + " s, p99 " + fmt(h.recon_p99_s, 3) + " s";
   set("h-seq", `seq ${s && s.seq !== undefined ? s.seq : "—"}`);
 }
 
@@ -284,6 +335,7 @@ function apply(msg) {
   if (msg.frame) state.frame = msg.frame;
   if (msg.model) state.model = msg.model;
   if (msg.health) state.health = msg.health;
+  if (msg.lens) state.lens = msg.lens;
   schedule();
 }
 

@@ -141,26 +141,68 @@ def print_state(c, out=sys.stdout):
         print(f"{l:>6} " + "".join(f"{v:8.4f}" if v > 0 else f"{'.':>8}" for v in m["P"][i]), file=out)
     print("populations: " + ", ".join(f"{l} {p:.3f}±{s:.3f}" for l, p, s in
                                       zip(labels, m["pop_mean"], m["pop_std"])), file=out)
+    for rid, r in sorted(c.runs.items()):
+        if rid < 0:
+            continue
+        lf = "/".join(f"{v:.2f}" for v in r["lens_fractions"]) or "-"
+        print(f"run {rid}: {r['sim_ns']:.4g} / {r['target_ns']:.4g} ns, {r['ns_per_day']:.4g} ns/day, "
+              f"{r['frames']} frames, LENS static/intermediate/dynamic {lf}", file=out)
     out.flush()
 
 
-def plot(c, path):
+def plot(c, path=None):
+    """The statistics as a matplotlib figure: P (log colour scale, blank where
+    unobserved), populations per run and merged (± sd), LENS class fractions
+    and progress per run.  Saved to `path` when given (PNG, …); returns the
+    figure (in Jupyter it displays itself)."""
     import matplotlib
-    matplotlib.use("Agg")
+    if path:
+        matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     from matplotlib.colors import LogNorm
     m = c.merged()
-    fig, ax = plt.subplots(1, 2, figsize=(11, 4.5))
-    P = np.ma.masked_where(m["P"] <= 0, m["P"])
-    im = ax[0].imshow(P, norm=LogNorm(vmin=1e-4, vmax=1), cmap="viridis")
-    ax[0].set_xticks(range(len(m["labels"])), m["labels"])
-    ax[0].set_yticks(range(len(m["labels"])), m["labels"])
-    ax[0].set_title("P(i→j), merged over runs")
-    fig.colorbar(im, ax=ax[0])
-    ax[1].bar(m["labels"], m["pop_mean"], yerr=m["pop_std"], color="#3b6fd8")
-    ax[1].set_title("populations (fraction of atoms)")
+    labels, k = m["labels"], len(m["labels"])
+    runs = [r for rid, r in sorted(c.runs.items()) if rid >= 0]
+    fig, ax = plt.subplots(2, 2, figsize=(12, 9))
+    rows = m["counts"].sum(axis=1) > 0
+    P = np.ma.masked_where((m["P"] <= 0) | ~rows[:, None], m["P"])
+    im = ax[0, 0].imshow(P, norm=LogNorm(vmin=1e-4, vmax=1), cmap="viridis")
+    ax[0, 0].set_xticks(range(k), labels)
+    ax[0, 0].set_yticks(range(k), labels)
+    ax[0, 0].set_xlabel("to")
+    ax[0, 0].set_ylabel("from")
+    ax[0, 0].set_title(f"P(i→j), merged over {len(runs)} runs ({m['frames']} frames)")
+    fig.colorbar(im, ax=ax[0, 0])
+    series = [(f"run {r['run_id']}", r) for r in runs] + [("merged", m)]
+    w = 0.8 / len(series)
+    for n, (name, r) in enumerate(series):
+        ax[0, 1].bar(np.arange(k) + (n - (len(series) - 1) / 2) * w, r["pop_mean"], w,
+                     yerr=r["pop_std"], label=name, color="#1d2330" if name == "merged" else None)
+    ax[0, 1].set_xticks(range(k), labels)
+    ax[0, 1].set_title("populations (fraction of atoms, mean ± sd over frames)")
+    ax[0, 1].legend(fontsize=7, ncol=2)
+    ids = [str(r["run_id"]) for r in runs]
+    lf = np.array([r["lens_fractions"] if len(r["lens_fractions"]) == 3 else [0, 0, 0] for r in runs])
+    bottom = np.zeros(len(runs))
+    for ci, (name, col) in enumerate(zip(["static", "intermediate", "dynamic"],
+                                         ["#2b8cbe", "#fdae61", "#d7191c"])):
+        if len(runs):
+            ax[1, 0].bar(ids, lf[:, ci], bottom=bottom, label=name, color=col)
+            bottom += lf[:, ci]
+    ax[1, 0].set_title("LENS class fractions per run (latest window)")
+    ax[1, 0].set_xlabel("run")
+    ax[1, 0].legend(fontsize=8)
+    ax[1, 1].barh(ids, [r["sim_ns"] for r in runs], color="#3b6fd8", label="simulated")
+    ax[1, 1].barh(ids, [max(0.0, r["target_ns"] - r["sim_ns"]) for r in runs],
+                  left=[r["sim_ns"] for r in runs], color="#e8ecf3", label="to go")
+    for y, r in enumerate(runs):
+        ax[1, 1].text(r["target_ns"], y, f" {r['ns_per_day']:.3g} ns/day", va="center", fontsize=8)
+    ax[1, 1].set_xlabel("ns")
+    ax[1, 1].set_title("progress per run")
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    if path:
+        fig.savefig(path, dpi=100)
+    return fig
 
 
 def main():
@@ -169,6 +211,8 @@ def main():
     ap.add_argument("--snapshot", default=None, help="snapshot endpoint (default: next port)")
     ap.add_argument("--once", action="store_true", help="print once synchronised, then exit")
     ap.add_argument("--timeout", type=float, default=0, help="stop after this many seconds")
+    ap.add_argument("--until-frames", type=int, default=0,
+                    help="with --once: wait until this many snapshots are analysed over all runs")
     ap.add_argument("--plot", default=None, help="save a heatmap + populations PNG at the end")
     a = ap.parse_args()
     snap = a.snapshot
@@ -177,16 +221,22 @@ def main():
         snap = f"{host}:{int(port) + 1}"
     c = StatsClient(a.stats, snap)
     end = time.monotonic() + a.timeout if a.timeout > 0 else None
+    def done():
+        m = c.merged()
+        return c.synced and m is not None and m["frames"] >= a.until_frames
     while end is None or time.monotonic() < end:
         if c.poll(0.5) or (a.once and c.synced):
+            if a.once and not done():
+                continue
             print_state(c)
-            if a.once and c.synced and c.merged() is not None:
+            if a.once:
                 break
     if a.plot and c.merged() is not None:
         plot(c, a.plot)
         print(f"wrote {a.plot}")
-    if a.once and c.merged() is None:
-        print("no statistics received", file=sys.stderr)
+    if a.once and not done():
+        print("no statistics received" if c.merged() is None else
+              f"only {c.merged()['frames']} of {a.until_frames} frames analysed", file=sys.stderr)
         return 1
     return 0
 

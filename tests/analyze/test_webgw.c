@@ -120,6 +120,64 @@ static void test_sse_rate_and_newest(sdt_t *t)
     webgw_destroy(&g);
 }
 
+/* Parts go to a client only when they change; the base state keeps its own
+ * pace; /state merges them. */
+static void test_parts(sdt_t *t)
+{
+    sd_err_t e;
+    webgw_opts_t o = {.host = "127.0.0.1", .port = 0, .max_rate_hz = 20};
+    webgw_t *g = webgw_new(&o, &e);
+    if (!g) {
+        CHECK_MSG(t, 0, "%s", e.msg);
+        return;
+    }
+    CHECK_EQ_INT(t, webgw_publish_part(g, "Bad-Name", "1", 1, &e), SD_EINVAL);
+    CHECK_EQ_INT(t, webgw_publish_part(g, "frame", "", 0, &e), SD_EINVAL);
+    static char buf[1 << 16];
+    /* parts before any base state: /state is an object of the parts */
+    CHECK_EQ_INT(t, webgw_publish_part(g, "frame", "{\"index\":7}", 11, &e), SD_OK);
+    http_get(webgw_port(g), "/state", buf, sizeof buf);
+    CHECK_STR_CONTAINS(t, buf, "\r\n\r\n{\"frame\":{\"index\":7}}");
+    const char *base = "{\"stats\":{\"seq\":1}}";
+    webgw_publish(g, base, strlen(base), &e);
+    CHECK_EQ_INT(t, webgw_publish_part(g, "model", "[1,2]", 5, &e), SD_OK);
+    http_get(webgw_port(g), "/state", buf, sizeof buf);
+    CHECK_STR_CONTAINS(t, buf, "\r\n\r\n{\"stats\":{\"seq\":1},\"frame\":{\"index\":7},\"model\":[1,2]}");
+    int fd = connect_local(webgw_port(g));
+    const char *req = "GET /events HTTP/1.1\r\nHost: x\r\n\r\n";
+    CHECK(t, write(fd, req, strlen(req)) == (ssize_t)strlen(req));
+    size_t have = read_until(fd, buf, sizeof buf, 0, "[1,2]}", 2000);
+    /* the first burst has everything */
+    CHECK_STR_CONTAINS(t, buf, "event: state\ndata: {\"stats\":{\"seq\":1}}\n\n");
+    CHECK_STR_CONTAINS(t, buf, "event: state\ndata: {\"frame\":{\"index\":7}}\n\n");
+    CHECK_STR_CONTAINS(t, buf, "event: state\ndata: {\"model\":[1,2]}\n\n");
+    /* then ten base updates and one part update: the frame is never resent */
+    for (int i = 2; i <= 11; i++) {
+        char m[64];
+        int n = snprintf(m, sizeof m, "{\"stats\":{\"seq\":%d}}", i);
+        webgw_publish(g, m, (size_t)n, &e);
+        if (i == 6)
+            webgw_publish_part(g, "model", "[3]", 3, &e);
+        struct timespec ts = {0, 60 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+    have = read_until(fd, buf, sizeof buf, have, "{\"seq\":11}", 3000);
+    CHECK_STR_CONTAINS(t, buf, "{\"seq\":11}");
+    CHECK_STR_CONTAINS(t, buf, "data: {\"model\":[3]}");
+    int frames = 0;
+    for (const char *p = buf; (p = strstr(p, "\"frame\"")); p++)
+        frames++;
+    CHECK_EQ_INT(t, frames, 1);
+    /* a ninth distinct part is refused, an existing one still updates */
+    const char *names[] = {"a", "b", "c", "d", "e", "f"};
+    for (int i = 0; i < 6; i++)
+        CHECK_EQ_INT(t, webgw_publish_part(g, names[i], "0", 1, &e), SD_OK);
+    CHECK_EQ_INT(t, webgw_publish_part(g, "z", "0", 1, &e), SD_ENOMEM);
+    CHECK_EQ_INT(t, webgw_publish_part(g, "a", "1", 1, &e), SD_OK);
+    close(fd);
+    webgw_destroy(&g);
+}
+
 static void test_bad_listen(sdt_t *t)
 {
     sd_err_t e;
@@ -156,5 +214,5 @@ static void test_report(sdt_t *t)
     CHECK(t, webgw_write_report("/nonexistent-dir/r.html", js, strlen(js), &e) == SD_EIO);
 }
 
-SDT_MAIN(SDT_CASE(test_serves_page_and_state), SDT_CASE(test_sse_rate_and_newest),
+SDT_MAIN(SDT_CASE(test_serves_page_and_state), SDT_CASE(test_sse_rate_and_newest), SDT_CASE(test_parts),
          SDT_CASE(test_bad_listen), SDT_CASE(test_report))

@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# End to end in a real browser: a live pipeline on loopback (4 frames replayed),
+# `stemdyn web --listen 127.0.0.1:0`, headless Chromium driven over WebDriver
+# (browser_check.py): the heatmap must have 10×10 cells and the chord diagram
+# 10 group arcs, every panel drawn, the health bar live; a screenshot is saved
+# (SHOT, default ./web_dashboard.png).  Then `stemdyn report` on the finished
+# session must load in the browser too (report_dashboard.png) and write the
+# tables.  Skips (77) without chromium/chromedriver.
+# Usage: web_browser.sh STEMDYN_BIN [SHOT_DIR]
+set -u
+B=$1
+SHOTS=${2:-$PWD}
+N=4
+SRC=$(cd "$(dirname "$0")/../.." && pwd)
+command -v chromium >/dev/null && command -v chromedriver >/dev/null \
+  || { echo "SKIP: chromium/chromedriver not installed"; exit 77; }
+T=$(mktemp -d /tmp/stemdyn-web-XXXXXX)
+trap 'kill -9 $(jobs -p) 2>/dev/null; rm -rf "$T"' EXIT
+source "$SRC/tests/web/session.sh"
+start_session
+"$B" web --config "$T/conf" --listen 127.0.0.1:0 --for 300 > "$T/web.out" 2> "$T/web.log" &
+WEB=$!
+for _ in $(seq 1 50); do grep -q "http://" "$T/web.out" && break; sleep 0.1; done
+URL=$(grep -o 'http://[0-9.:]*/' "$T/web.out") || fail "stemdyn web printed no URL"
+echo "dashboard at $URL"
+"$B" monitor --config "$T/conf" --until-frames $WANT --timeout 120 > "$T/monitor.txt" 2>&1 \
+  || fail "live analysis did not reach $WANT frames"
+$PY "$SRC/tests/web/browser_check.py" "$URL" "$SHOTS/web_dashboard.png" --envs 10 --frames $WANT --timeout 60
+rc=$?
+[ $rc = 77 ] && exit 77
+kill -TERM $WEB; wait $WEB
+kill -TERM $RUN; wait $RUN
+# the static report of the finished session, in the same browser checks
+"$B" report "$T/session" -o "$T/report.html" > "$T/report.out" 2>&1 || fail "report: $(cat $T/report.out)"
+cat "$T/report.out"
+for t in runs counts_merged P_merged P_mean_runs tau_merged lens_fractions_t lens_kde; do
+  [ -s "$T/report_tables/$t.csv" ] && [ -s "$T/report_tables/$t.npy" ] || { echo "FAIL: table $t missing"; rc=1; }
+done
+for t in populations.csv populations_mean.npy populations_std.npy counts_runs.npy; do
+  [ -s "$T/report_tables/$t" ] || { echo "FAIL: table $t missing"; rc=1; }
+done
+$PY "$SRC/tests/web/browser_check.py" "file://$T/report.html" "$SHOTS/report_dashboard.png" --envs 10 --frames $WANT --timeout 30 --report || rc=1
+exit $rc
