@@ -3,6 +3,7 @@
 #include "analyze.h"
 #include "runstats.h"
 #include "sd_clock.h"
+#include "sd_fs.h"
 #include "sd_log.h"
 #include "sd_msg.h"
 #include "sd_recording.h"
@@ -38,22 +39,6 @@ struct analyze_service {
     char session[SD_MSG_ID_MAX + 1];
     int64_t last_state_write_ns;
 };
-
-static int mkdir_p(const char *path, sd_err_t *e)
-{
-    char tmp[1024];
-    snprintf(tmp, sizeof tmp, "%s", path);
-    for (char *p = tmp + 1; *p; p++)
-        if (*p == '/') {
-            *p = 0;
-            if (mkdir(tmp, 0755) && errno != EEXIST)
-                return sd_err_set(e, SD_EIO, "cannot create %s: %s", tmp, strerror(errno));
-            *p = '/';
-        }
-    if (mkdir(tmp, 0755) && errno != EEXIST)
-        return sd_err_set(e, SD_EIO, "cannot create %s: %s", tmp, strerror(errno));
-    return SD_OK;
-}
 
 /* Analyses one decoded snapshot; returns frames analysed (0 for a duplicate). */
 static int process(analyze_service_t *s, const sd_msg_snapshot_t *m, double target_ns,
@@ -195,7 +180,7 @@ analyze_service_t *analyze_service_new(const sd_config_t *cfg, sd_err_t *e)
     runstats_opts_t o = {.dt_ns = cfg->md.dump_every_ns, .t_first_ns = cfg->md.analyse_from_ns,
                          .lens_rcut_A = cfg->analyze.lens_rcut_A,
                          .mask_z_below_A = cfg->analyze.mask_z_below_A};
-    if (mkdir_p(s->dir, e) || dict_load(dpath, &s->dict, e) ||
+    if (sd_fs_mkdir_p(s->dir, e) || dict_load(dpath, &s->dict, e) ||
         !(s->rs = runstats_new(s->dict, &o, e)) || replay_journal(s, e) || journal_open(s, e)) {
         analyze_service_destroy(&s);
         return NULL;

@@ -13,6 +13,7 @@
 #include "sd_atoms.h"
 #include "sd_clock.h"
 #include "sd_config.h"
+#include "sd_fs.h"
 #include "sd_log.h"
 #include "sd_msg.h"
 #include "sd_recording.h"
@@ -26,22 +27,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-
-static void frame_to_f64(const sd_msg_frame_t *f, double *out)
-{
-    int64_t n = (int64_t)f->width * f->height;
-    const uint8_t *b = f->pixels;
-    for (int64_t i = 0; i < n; i++) {
-        switch (f->dtype) {
-        case SD_DTYPE_U8: out[i] = b[i]; break;
-        case SD_DTYPE_U16: { uint16_t v; memcpy(&v, b + 2 * i, 2); out[i] = v; break; }
-        case SD_DTYPE_U32: { uint32_t v; memcpy(&v, b + 4 * i, 4); out[i] = v; break; }
-        case SD_DTYPE_F32: { float v; memcpy(&v, b + 4 * i, 4); out[i] = v; break; }
-        case SD_DTYPE_F64: memcpy(&out[i], b + 8 * i, 8); break;
-        default: out[i] = 0;
-        }
-    }
-}
 
 /* Runs one model's MD and feeds every dump point to the statistics. */
 static int run_md(const sd_config_t *cfg, const sd_atoms_t *model, int64_t frame, runstats_t *rs,
@@ -122,7 +107,7 @@ int offline_run(const sd_config_t *cfg, const char *recording, const char *outdi
             if (!img) {
                 rc = sd_err_set(e, SD_ENOMEM, "out of memory");
             } else {
-                frame_to_f64(f, img);
+                sd_dtype_to_f64(f->dtype, f->pixels, (size_t)f->width * (size_t)f->height, img);
                 sd_err_t fe;
                 int frc = recon_service_frame_model(cfg, hmm, dx, img, f->height, f->width,
                                                     f->frame_index, &model, NULL, &fr, &fe);
@@ -141,9 +126,10 @@ int offline_run(const sd_config_t *cfg, const char *recording, const char *outdi
     }
     sd_rec_reader_destroy(&rd);
     recon_series_destroy(&hmm);
+    if (!rc)
+        rc = sd_fs_mkdir_p(outdir, e);
     if (!rc) {
         char path[4096];
-        mkdir(outdir, 0755);
         snprintf(path, sizeof path, "%s/state.json", outdir);
         char *js = NULL;
         size_t len = 0;

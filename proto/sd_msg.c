@@ -1640,3 +1640,40 @@ int sd_msg_decode(const sd_parts_t *in, sd_msg_t *out, int flags, sd_err_t *e)
 {
     return sd_msg_decode_as(in, SD_MSG_NONE, out, flags, e);
 }
+
+void sd_dtype_to_f64(sd_dtype_t d, const void *src, size_t n, double *dst)
+{
+    const uint8_t *b = src;
+    switch (d) {
+    case SD_DTYPE_U8:
+        for (size_t i = 0; i < n; i++)
+            dst[i] = b[i];
+        break;
+    case SD_DTYPE_U16:
+        for (size_t i = 0; i < n; i++) {
+            uint16_t v;
+            memcpy(&v, b + 2 * i, 2);
+            dst[i] = v;
+        }
+        break;
+    case SD_DTYPE_U32:
+        for (size_t i = 0; i < n; i++) {
+            uint32_t v;
+            memcpy(&v, b + 4 * i, 4);
+            dst[i] = v;
+        }
+        break;
+    case SD_DTYPE_F32:
+        for (size_t i = 0; i < n; i++) {
+            float v;
+            memcpy(&v, b + 4 * i, 4);
+            dst[i] = v;
+        }
+        break;
+    case SD_DTYPE_F64:
+        memcpy(dst, b, n * sizeof *dst);
+        break;
+    default:
+        memset(dst, 0, n * sizeof *dst);
+    }
+}

@@ -97,6 +97,9 @@ size_t sd_dtype_size(sd_dtype_t d);
 const char *sd_dtype_name(sd_dtype_t d);
 sd_dtype_t sd_dtype_parse(const char *name, size_t len);
 
+/* Converts n little-endian pixels of dtype d at src to float64 (dst [n]). */
+void sd_dtype_to_f64(sd_dtype_t d, const void *src, size_t n, double *dst);
+
 /* ---- per-type contents (units in the field names; see PROTOCOL.md) ---- */
 
 typedef struct sd_msg_series_start {

@@ -4,6 +4,7 @@
 #include "recon_latest.h"
 #include "sd_atoms.h"
 #include "sd_clock.h"
+#include "sd_fs.h"
 #include "sd_log.h"
 #include "sd_msg.h"
 #include "sd_recording.h"
@@ -49,19 +50,6 @@ struct recon_service {
     FILE *lat;
 };
 
-static int mkdir_p(const char *path)
-{
-    char tmp[1024];
-    snprintf(tmp, sizeof tmp, "%s", path);
-    for (char *p = tmp + 1; *p; p++)
-        if (*p == '/') {
-            *p = 0;
-            mkdir(tmp, 0755);
-            *p = '/';
-        }
-    return mkdir(tmp, 0755) && errno != EEXIST ? -1 : 0;
-}
-
 static void load_done(recon_service_t *s)
 {
     s->done_frame = -1;
@@ -106,8 +94,7 @@ recon_service_t *recon_service_new(const sd_config_t *cfg, sd_err_t *e)
     snprintf(s->done_path, sizeof s->done_path, "%s/done", s->dir);
     snprintf(s->lat_path, sizeof s->lat_path, "%s/latency.csv", s->dir);
     snprintf(s->recording, sizeof s->recording, "%s/recording.sdrec", cfg->data_dir);
-    if (mkdir_p(s->dir)) {
-        sd_err_set(e, SD_EIO, "cannot create %s: %s", s->dir, strerror(errno));
+    if (sd_fs_mkdir_p(s->dir, e)) {
         free(s);
         return NULL;
     }
@@ -159,22 +146,6 @@ void recon_service_destroy(recon_service_t **p)
         fclose(s->lat);
     free(s);
     *p = NULL;
-}
-
-static void to_f64(const sd_msg_frame_t *f, double *out)
-{
-    int64_t n = (int64_t)f->width * f->height;
-    const uint8_t *b = f->pixels;
-    for (int64_t i = 0; i < n; i++) {
-        switch (f->dtype) {
-        case SD_DTYPE_U8: out[i] = b[i]; break;
-        case SD_DTYPE_U16: { uint16_t v; memcpy(&v, b + 2 * i, 2); out[i] = v; break; }
-        case SD_DTYPE_U32: { uint32_t v; memcpy(&v, b + 4 * i, 4); out[i] = v; break; }
-        case SD_DTYPE_F32: { float v; memcpy(&v, b + 4 * i, 4); out[i] = v; break; }
-        case SD_DTYPE_F64: memcpy(&out[i], b + 8 * i, 8); break;
-        default: out[i] = 0;
-        }
-    }
 }
 
 /* Reads acknowledgements from the broker and resends what is overdue. */
@@ -265,7 +236,7 @@ static int process_frame(recon_service_t *s, const sd_msg_frame_t *f, int64_t t_
     double *img = malloc((size_t)n * sizeof *img);
     if (!img)
         return sd_err_set(e, SD_ENOMEM, "out of memory for a %dx%d frame", f->width, f->height);
-    to_f64(f, img);
+    sd_dtype_to_f64(f->dtype, f->pixels, (size_t)f->width * (size_t)f->height, img);
     recon_model3d_opts_t mo;
     recon_frame_result_t fr;
     sd_atoms_t *model = NULL;
@@ -358,7 +329,7 @@ static void replay_counting(recon_service_t *s, const sd_msg_frame_t *f)
         free(img);
         return;
     }
-    to_f64(f, img);
+    sd_dtype_to_f64(f->dtype, f->pixels, (size_t)f->width * (size_t)f->height, img);
     recon_count_opts_t co;
     recon_count_opts_default(&co);
     co.lib_scale = RECON_AU_OVER_PT; /* gold frames: the Pt library scaled for Au */

@@ -1,6 +1,7 @@
 #include "broker.h"
 
 #include "sd_clock.h"
+#include "sd_fs.h"
 #include "sd_log.h"
 #include "sd_msg.h"
 #include "sd_recording.h"
@@ -55,19 +56,6 @@ struct broker {
     worker_t *workers;
     long long resumed, dead_workers;
 };
-
-static int mkdir_p(const char *path)
-{
-    char tmp[1100];
-    snprintf(tmp, sizeof tmp, "%s", path);
-    for (char *p = tmp + 1; *p; p++)
-        if (*p == '/') {
-            *p = 0;
-            mkdir(tmp, 0755);
-            *p = '/';
-        }
-    return mkdir(tmp, 0755) && errno != EEXIST ? -1 : 0;
-}
 
 /* Writes parts as a one-record recording file, atomically. */
 static int save_parts(const char *path, const sd_parts_t *parts, sd_err_t *e)
@@ -224,8 +212,7 @@ broker_t *broker_new(const sd_config_t *cfg, sd_err_t *e)
     }
     b->cfg = *cfg;
     snprintf(b->dir, sizeof b->dir, "%s/sim/jobs", cfg->data_dir);
-    if (mkdir_p(b->dir)) {
-        sd_err_set(e, SD_EIO, "cannot create %s: %s", b->dir, strerror(errno));
+    if (sd_fs_mkdir_p(b->dir, e)) {
         broker_destroy(&b);
         return NULL;
     }
