@@ -7,6 +7,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 #include <zmq.h>
 
 #define CLIENT_PENDING_MAX 1024
@@ -80,6 +82,7 @@ static stats_run_t *find_or_add(stats_run_t **runs, int *n, int64_t id, int *add
 /* ---- publisher ---- */
 
 struct statspub {
+    char id[64];        /* instance: a restarted publisher has a new one */
     void *pub, *router, *push;
     uint64_t seq;
     int nruns;
@@ -132,6 +135,8 @@ statspub_t *statspub_new_secure(void *ctx, sd_secure_t *sec, const char *pub_ep,
         sd_err_set(e, SD_ENOMEM, "out of memory");
         return NULL;
     }
+    /* sequence numbers restart with the process: clients resync on a new id */
+    snprintf(p->id, sizeof p->id, "analyze-%d-%lld", (int)getpid(), (long long)time(NULL));
     p->pub = bind_socket(ctx, sec, ZMQ_PUB, pub_ep, e);
     p->router = p->pub ? bind_socket(ctx, sec, ZMQ_ROUTER, snap_ep, e) : NULL;
     if (!p->router) {
@@ -203,10 +208,10 @@ int64_t statspub_update(statspub_t *p, const sd_msg_t *msgs, int n, sd_err_t *e)
     return (int64_t)p->seq;
 }
 
-static void seq_heartbeat(sd_msg_t *m, const char *state, uint64_t seq)
+static void seq_heartbeat(sd_msg_t *m, const char *id, const char *state, uint64_t seq)
 {
     sd_msg_init(m, SD_MSG_HEARTBEAT);
-    snprintf(m->u.heartbeat.sender, sizeof m->u.heartbeat.sender, "analyze");
+    snprintf(m->u.heartbeat.sender, sizeof m->u.heartbeat.sender, "%s", id);
     snprintf(m->u.heartbeat.role, sizeof m->u.heartbeat.role, "analyze");
     snprintf(m->u.heartbeat.state, sizeof m->u.heartbeat.state, "%s", state);
     m->u.heartbeat.load = (double)seq;
@@ -243,7 +248,7 @@ int statspub_serve(statspub_t *p, sd_err_t *e)
             }
         }
         sd_msg_t end;
-        seq_heartbeat(&end, "snapshot-end", p->seq);
+        seq_heartbeat(&end, p->id, "snapshot-end", p->seq);
         sd_parts_t parts;
         if (sd_msg_encode(&end, &parts, e) == SD_OK) {
             sd_wire_send_routed(p->router, in.data[0], in.len[0], &parts, SD_WIRE_DONTWAIT, NULL);
@@ -256,7 +261,7 @@ int statspub_serve(statspub_t *p, sd_err_t *e)
 int statspub_heartbeat(statspub_t *p, sd_err_t *e)
 {
     sd_msg_t m;
-    seq_heartbeat(&m, "publishing", p->seq);
+    seq_heartbeat(&m, p->id, "publishing", p->seq);
     snprintf(m.topic_suffix, sizeof m.topic_suffix, "stats");
     int rc = sd_wire_send_msg(p->pub, &m, SD_WIRE_DONTWAIT, e);
     return rc == SD_EAGAIN ? SD_OK : rc;
@@ -281,6 +286,7 @@ typedef struct pending_upd {
 } pending_upd_t;
 
 struct statsclient {
+    char pub_id[SD_MSG_ID_MAX + 1]; /* publisher instance of the current snapshot */
     void *sub, *dealer;
     int synced;
     uint64_t seq;
@@ -415,6 +421,7 @@ static int on_dealer(statsclient_t *c, const sd_msg_t *m)
         return apply(c, &u, 0);
     }
     if (m->type == SD_MSG_HEARTBEAT && !strcmp(m->u.heartbeat.state, "snapshot-end")) {
+        snprintf(c->pub_id, sizeof c->pub_id, "%s", m->u.heartbeat.sender);
         c->seq = (uint64_t)m->u.heartbeat.load;
         c->synced = 1;
         int applied = 0;
@@ -466,7 +473,12 @@ int statsclient_poll(statsclient_t *c, int timeout_ms, sd_err_t *e)
             if (s == 0 && m.type == SD_MSG_STATS)
                 k = on_sub(c, &m, e);
             else if (s == 0 && m.type == SD_MSG_HEARTBEAT && c->synced &&
-                     (uint64_t)m.u.heartbeat.load > c->seq) {
+                     strcmp(m.u.heartbeat.sender, c->pub_id)) {
+                sd_log(SD_LOG_WARN, "monitor", "the publisher restarted (%s): resyncing",
+                       m.u.heartbeat.sender);
+                k = request_snapshot(c, e);
+            } else if (s == 0 && m.type == SD_MSG_HEARTBEAT && c->synced &&
+                       (uint64_t)m.u.heartbeat.load > c->seq) {
                 sd_log(SD_LOG_WARN, "monitor", "behind the publisher (%llu < %llu): resyncing",
                        (unsigned long long)c->seq, (unsigned long long)m.u.heartbeat.load);
                 k = request_snapshot(c, e);

@@ -171,5 +171,56 @@ static void test_rejects_bad_updates(sdt_t *t)
     zmq_ctx_term(ctx);
 }
 
+/* A restarted publisher counts its sequence from 1 again: the client must
+ * notice the new instance (heartbeat sender) and take a fresh snapshot. */
+static void test_publisher_restart(sdt_t *t)
+{
+    void *ctx = zmq_ctx_new();
+    sd_err_t e;
+    /* tcp: inproc connections do not come back after the binder closes */
+    char pub[64], snap[64];
+    int port = 40000 + (int)(getpid() % 10000) * 2;
+    snprintf(pub, sizeof pub, "tcp://127.0.0.1:%d", port);
+    snprintf(snap, sizeof snap, "tcp://127.0.0.1:%d", port + 1);
+    statspub_t *p = statspub_new(ctx, pub, snap, NULL, &e);
+    statsclient_t *c = statsclient_new(ctx, pub, snap, &e);
+    fake_run_t run = {.id = 5};
+    sd_msg_t m;
+    for (int it = 0; it < 30; it++) {
+        step(&run, 1, it);
+        make_msg(&m, &run, it + 1);
+        statspub_update(p, &m, 1, &e);
+    }
+    for (int spin = 0; spin < 100 && !converge(c, &run, 1, &e); spin++)
+        statspub_serve(p, &e);
+    CHECK(t, converge(c, &run, 1, &e));
+    statspub_destroy(&p);
+    sleep(1); /* distinct instance id (pid + second) */
+    fake_run_t run2 = {.id = 5};
+    p = statspub_new(ctx, pub, snap, NULL, &e);
+    CHECK_MSG(t, p != NULL, "%s", e.msg);
+    if (!p)
+        return;
+    for (int it = 0; it < 3; it++) { /* a smaller state with smaller sequence numbers */
+        step(&run2, 1, it);
+        make_msg(&m, &run2, it + 1);
+        statspub_update(p, &m, 1, &e);
+    }
+    int ok = 0;
+    for (int spin = 0; spin < 200 && !ok; spin++) {
+        if (spin % 10 == 0)
+            statspub_heartbeat(p, &e);
+        statspub_serve(p, &e);
+        statsclient_poll(c, 10, &e);
+        const stats_run_t *g = statsclient_run(c, 5);
+        ok = statsclient_synced(c) && g && !memcmp(g->counts, run2.counts, sizeof run2.counts);
+    }
+    CHECK(t, ok);
+    statsclient_destroy(&c);
+    statspub_destroy(&p);
+    zmq_ctx_term(ctx);
+}
+
 SDT_MAIN(SDT_CASE(test_late_join_and_deltas), SDT_CASE(test_gap_forces_resync),
+         SDT_CASE(test_publisher_restart),
          SDT_CASE(test_rejects_bad_updates))
