@@ -402,6 +402,63 @@ static int choose_order(const double *scs, int64_t n, const recon_count_opts_t *
     return SD_OK;
 }
 
+/* Known-library counting (RECON_ORDER_LIBSCALE).  When the library is the
+ * one the frame was made with (synthetic frames), a free mixture only adds
+ * uncertainty: its order choice can lump two atom numbers into one
+ * component.  Here every column takes the library count nearest its SCS
+ * after one global factor a (residual normalisation, fit bias), refitted by
+ * least squares on the assignment until the assignment is stable; a column
+ * below half a one-atom SCS gets 0.  The probability is the posterior among
+ * the neighbouring counts with σ the rms distance of the SCS to their
+ * library values.  Measured on the ten paper particles (bench_count, four
+ * noise seeds, with Poisson-weighted heights): 94.3 % / 97.6 % exact at 10⁴ /
+ * 3·10⁴ e/Å² against 93.8 % / 97.6 % for the mixture on the same SCS; not for
+ * real data: on PtIr it agrees with StatSTEM's mixture counts for 84 % of the
+ * columns (the default rule: 98.5 %). */
+static void libscale_count(recon_columns_t *cols, const double *lib, int nlib, double scale, recon_count_info_t *info)
+{
+    int64_t n = cols->n;
+    double a = 1.0;
+    for (int64_t i = 0; i < n; i++) cols->count[i] = -1;
+    for (int it = 0; it < 50; it++) {
+        int changed = 0;
+        double num = 0, den = 0;
+        for (int64_t i = 0; i < n; i++) {
+            int c = cols->scs[i] < 0.5 * a * scale * lib[0] ? 0 : nearest_lib(lib, nlib, a * scale, cols->scs[i]);
+            changed |= c != cols->count[i];
+            cols->count[i] = c;
+            double v = scale * recon_lib_scs(lib, nlib, c);
+            num += cols->scs[i] * v, den += v * v;
+        }
+        if (!changed || !(den > 0)) break;
+        a = num / den;
+    }
+    double ss = 0;
+    int64_t atoms = 0, m = 0;
+    int cmin = 0;
+    for (int64_t i = 0; i < n; i++) {
+        if (cols->count[i] <= 0) continue;
+        double d = cols->scs[i] - a * scale * recon_lib_scs(lib, nlib, cols->count[i]);
+        ss += d * d, m++;
+        atoms += cols->count[i];
+        if (!cmin || cols->count[i] < cmin) cmin = cols->count[i];
+    }
+    double sg = m > 1 ? sqrt(ss / (double)(m - 1)) : 0.25 * a * scale * lib[0];
+    if (!(sg > 0)) sg = 1e-3 * a * scale * lib[0];
+    for (int64_t i = 0; i < n; i++) {
+        int c = cols->count[i];
+        double l[3];
+        for (int q = 0; q < 3; q++) {
+            int cc = c - 1 + q;
+            double d = cols->scs[i] - a * scale * recon_lib_scs(lib, nlib, cc);
+            l[q] = cc < 0 ? 0 : exp(-0.5 * d * d / (sg * sg));
+        }
+        double tot = l[0] + l[1] + l[2];
+        cols->prob[i] = tot > 0 ? l[1] / tot : 1.0;
+    }
+    if (info) info->k = 0, info->offset = cmin, info->atoms = atoms;
+}
+
 int recon_count_scs(recon_columns_t *cols, const recon_count_opts_t *o, recon_count_info_t *info, sd_err_t *e)
 {
     if (!cols || !o) return sd_err_set(e, SD_EINVAL, "count: NULL argument");
@@ -415,6 +472,10 @@ int recon_count_scs(recon_columns_t *cols, const recon_count_opts_t *o, recon_co
     for (int64_t i = 0; i < n; i++)
         if (!isfinite(cols->scs[i])) return sd_err_set(e, SD_ERANGE, "count: SCS of column %lld is not finite", (long long)i);
     int64_t atoms = 0;
+    if (o->rule == RECON_ORDER_LIBSCALE) {
+        libscale_count(cols, lib, nlib, scale, info);
+        return SD_OK;
+    }
     if (o->rule == RECON_ORDER_LIBMATCH || n < 3) {
         for (int64_t i = 0; i < n; i++) {
             int c = nearest_lib(lib, nlib, scale, cols->scs[i]);
@@ -561,79 +622,6 @@ static int64_t residual_complete(const double *img, int64_t h, int64_t w, double
     return *err ? 0 : added;
 }
 
-/* Off-lattice atoms beside a column.  A surface atom displaced 0.3–0.6 of
- * the lattice spacing from a column (1–1.5 Å for gold [110]) cannot be
- * resolved as a column of its own, and one Gaussian on the column takes up
- * only part of it (about exp(-d²/4ρ²)), so the column's SCS falls between two
- * atom numbers.  For every column the least-squares height of one more
- * Gaussian in the residual image is searched over that annulus; the best
- * position is returned as a candidate when it holds at least `thr` SCS.
- * The caller fits the candidates with the columns and adds each one's SCS
- * to its column: the column then reports all atoms within 0.6 of the
- * spacing, the convention of recon_stemsim_truth.  *cand (malloc'ed [m][2],
- * Å) and *owner ([m], index of the column) receive the candidates. */
-static int64_t offcol_candidates(const double *img, int64_t h, int64_t w, double dx, double rho, double zeta,
-                                 const double *xy, int64_t n, const double *eta, double nn, double thr,
-                                 double **cand, int64_t **owner, int *err)
-{
-    *cand = NULL, *owner = NULL;
-    if (n == 0 || !(nn > 0)) return 0;
-    double *res = malloc((size_t)(h * w) * sizeof *res);
-    double *cd = malloc((size_t)n * 2 * sizeof *cd);
-    int64_t *ow = malloc((size_t)n * sizeof *ow);
-    if (!res || !cd || !ow) {
-        free(res), free(cd), free(ow);
-        *err = SD_ENOMEM;
-        return 0;
-    }
-    recon_fit_render(xy, eta, n, rho, zeta, dx, h, w, res);
-    for (int64_t i = 0; i < h * w; i++) res[i] = img[i] - res[i];
-    double r = rho / dx, a = 1.0 / (2 * r * r), rlo = 0.3 * nn, rhi = 0.6 * nn, step = fmax(0.5 * dx, 0.02 * nn);
-    int64_t half = (int64_t)ceil(3 * r), m = 0;
-    int ns = (int)ceil(rhi / step);
-    for (int64_t c = 0; c < n; c++) {
-        double best = -INFINITY, bx = 0, by = 0;
-        for (int iy = -ns; iy <= ns; iy++)
-            for (int ix = -ns; ix <= ns; ix++) {
-                double ox = ix * step, oy = iy * step, rr = hypot(ox, oy);
-                if (rr < rlo || rr > rhi) continue;
-                double px = xy[2 * c] + ox, py = xy[2 * c + 1] + oy;
-                /* the site must be nearer to this column than to any other */
-                int other = 0;
-                for (int64_t d = 0; d < n && !other; d++)
-                    other = d != c && hypot(xy[2 * d] - px, xy[2 * d + 1] - py) < rr;
-                if (other) continue;
-                double X = px / dx, Y = py / dx;
-                int64_t ic = (int64_t)llround(X), jc = (int64_t)llround(Y), mm = 2 * half + 1;
-                if (ic - half < 0 || jc - half < 0 || ic + half >= w || jc + half >= h || mm > 256) continue;
-                double gxv[256], gyv[256], num = 0, sx2 = 0, sy2 = 0;
-                for (int64_t k = 0; k < mm; k++) {
-                    double ddx = (double)(ic - half + k) - X, ddy = (double)(jc - half + k) - Y;
-                    gxv[k] = exp(-ddx * ddx * a), gyv[k] = exp(-ddy * ddy * a);
-                    sx2 += gxv[k] * gxv[k], sy2 += gyv[k] * gyv[k];
-                }
-                for (int64_t k = 0; k < mm; k++) {
-                    const double *row = res + (jc - half + k) * w + (ic - half);
-                    double t = 0;
-                    for (int64_t i = 0; i < mm; i++) t += gxv[i] * row[i];
-                    num += gyv[k] * t;
-                }
-                double hgt = sx2 * sy2 > 0 ? num / (sx2 * sy2) : 0;
-                if (hgt > best) best = hgt, bx = px, by = py;
-            }
-        if (!(2 * M_PI * rho * rho * best >= thr)) continue;
-        cd[2 * m] = bx, cd[2 * m + 1] = by, ow[m] = c;
-        m++;
-    }
-    free(res);
-    if (m == 0) {
-        free(cd), free(ow);
-        return 0;
-    }
-    *cand = cd, *owner = ow;
-    return m;
-}
-
 int recon_count_image(const double *img, int64_t h, int64_t w, double dx, const recon_count_opts_t *o,
                       recon_columns_t *out, recon_count_info_t *info, sd_err_t *e)
 {
@@ -778,7 +766,8 @@ int recon_series_count(recon_series_t *s, recon_columns_t *cols, const recon_cou
 {
     if (!s || !cols || !o) return sd_err_set(e, SD_EINVAL, "series: NULL argument");
     int rc = recon_count_scs(cols, o, info, e);
-    if (rc || cols->n == 0 || o->rule == RECON_ORDER_LIBMATCH || cols->n < 3) return rc;
+    if (rc || cols->n == 0 || o->rule == RECON_ORDER_LIBMATCH || o->rule == RECON_ORDER_LIBSCALE || cols->n < 3)
+        return rc;
     /* Re-derive the mixture used for this frame and its count ↔ mean map. */
     const double *lib = o->lib ? o->lib : recon_lib_pt;
     int nlib = o->lib ? o->nlib : RECON_LIB_PT_N;

@@ -109,7 +109,9 @@ static void count_usage(FILE *f)
             "  -o FILE          columns CSV: x,y,eta,rho,scs,count,probability\n"
             "  --svg FILE       overlay of columns and counts on the image\n"
             "  --order R        library (default: ICL local minimum that matches the library),\n"
-            "                   argmin (global ICL minimum), libmatch (nearest library value), or K (fixed)\n"
+            "                   argmin (global ICL minimum), libmatch (nearest library value),\n"
+            "                   libscale (known library: nearest library count after one fitted\n"
+            "                   scale; for synthetic frames), or K (fixed)\n"
             "  --kmax K         largest mixture order tried (default: from the SCS range)\n"
             "  --lib FILE       SCS library, one value per atom number (default: Pt [110])\n"
             "  --lib-scale S    multiply the library (default 1)\n"
@@ -151,9 +153,10 @@ int recon_cmd_count(int argc, char **argv)
             if (!strcmp(optarg, "library")) rule = RECON_ORDER_LIBRARY;
             else if (!strcmp(optarg, "argmin")) rule = RECON_ORDER_ARGMIN;
             else if (!strcmp(optarg, "libmatch")) rule = RECON_ORDER_LIBMATCH;
+            else if (!strcmp(optarg, "libscale")) rule = RECON_ORDER_LIBSCALE;
             else {
                 if (sd_cli_parse_i64(optarg, "--order", 1, RECON_GMM_KMAX, &fixk, &e))
-                    return sd_cli_fail(cmd, SD_EXIT_USAGE, "--order: library, argmin, libmatch or 1..%d", RECON_GMM_KMAX);
+                    return sd_cli_fail(cmd, SD_EXIT_USAGE, "--order: library, argmin, libmatch, libscale or 1..%d", RECON_GMM_KMAX);
                 rule = RECON_ORDER_FIXED;
             }
             break;

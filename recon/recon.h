@@ -134,6 +134,8 @@ typedef enum recon_order_rule {
     RECON_ORDER_ARGMIN = 1,  /* global ICL minimum */
     RECON_ORDER_FIXED = 2,   /* k = fixed_k */
     RECON_ORDER_LIBMATCH = 3,/* no mixture: nearest library value */
+    RECON_ORDER_LIBSCALE = 4,/* known library (e.g. synthetic frames): nearest library value
+                              * after one global scale fitted to the frame; no mixture */
 } recon_order_rule_t;
 
 typedef struct recon_count_opts {
