@@ -342,6 +342,31 @@ static char *client_json(const statsclient_t *c, double dt_ns, double *hist, int
             jb_add(&b, "%s\"%s\"", g ? "," : "", m->labels[g]);
         jb_add(&b, "],\"merged\":");
         run_json(&b, m, 1);
+        /* the paper's average over runs (unweighted mean of each run's
+         * row-normalised matrix), for the page's "mean of runs" scope */
+        int k = m->k, nr = 0;
+        double *all = malloc((size_t)(n ? n : 1) * (size_t)(k * k) * sizeof *all);
+        double mp[SD_STATS_MAX_K * SD_STATS_MAX_K];
+        for (int r = 0; all && r < n; r++)
+            if (runs[r].run_id >= 0 && runs[r].k == k) {
+                for (int i = 0; i < k * k; i++)
+                    all[(size_t)nr * (size_t)(k * k) + (size_t)i] = (double)runs[r].counts[i];
+                nr++;
+            }
+        if (all && nr > 0) {
+            trans_mean_rownorm(k, nr, all, mp);
+            jb_add(&b, ",\"mean_P\":[");
+            for (int i = 0; i < k; i++) {
+                jb_add(&b, "%s[", i ? "," : "");
+                for (int j = 0; j < k; j++) {
+                    jb_add(&b, "%s", j ? "," : "");
+                    jb_num(&b, mp[i * k + j]);
+                }
+                jb_add(&b, "]");
+            }
+            jb_add(&b, "]");
+        }
+        free(all);
         if (*nhist == 0 || hist[4 * (*nhist - 1)] != m->sim_ns) {
             if (*nhist == cap) {
                 memmove(hist, hist + 4, (size_t)(cap - 1) * 4 * sizeof *hist);
@@ -367,7 +392,7 @@ static char *client_json(const statsclient_t *c, double dt_ns, double *hist, int
         if (runs[r].run_id < 0)
             continue;
         jb_add(&b, "%s", first ? "" : ",");
-        run_json(&b, &runs[r], 0);
+        run_json(&b, &runs[r], 1);
         first = 0;
     }
     jb_add(&b, "]}}");
@@ -445,6 +470,14 @@ int analyze_cmd_web(int argc, char **argv)
     } else if (stat(wc.data_dir, &st) == 0 && S_ISDIR(st.st_mode)) {
         snprintf(sdir, sizeof sdir, "%s", wc.data_dir);
     }
+    /* before any thread exists: libmicrohttpd's threads inherit the mask, so
+     * SIGINT/SIGTERM reach the loop below (sigtimedwait) and not a server
+     * thread, where the default action would kill the process mid-reply */
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    sigprocmask(SIG_BLOCK, &set, NULL);
     webgw_opts_t o = {.host = host, .port = (int)port, .max_rate_hz = 10, .max_clients = 64};
     webgw_t *g = webgw_new(&o, &e);
     if (!g)
@@ -466,11 +499,6 @@ int analyze_cmd_web(int argc, char **argv)
     printf("stemdyn web: http://%s:%d/ (stats from %s%s%s)\n", host, webgw_port(g), pub,
            feed ? ", session " : "", feed ? sdir : "");
     fflush(stdout);
-    sigset_t set;
-    sigemptyset(&set);
-    sigaddset(&set, SIGINT);
-    sigaddset(&set, SIGTERM);
-    sigprocmask(SIG_BLOCK, &set, NULL);
     struct timespec zero = {0, 0};
     int64_t end = max_s > 0 ? sd_clock_mono_ns() + (int64_t)(max_s * 1e9) : 0;
     enum { HIST = 4000 };

@@ -322,6 +322,15 @@ void webgw_destroy(webgw_t **p)
     *p = NULL;
 }
 
+/* An SSE `data:` field ends at a line break, so the JSON must be one line;
+ * outside strings a line break is whitespace, inside them JSON forbids it. */
+static void flatten(char *s, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (s[i] == '\n' || s[i] == '\r')
+            s[i] = ' ';
+}
+
 int webgw_publish(webgw_t *g, const char *json, size_t len, sd_err_t *e)
 {
     char *copy = malloc(len + 1);
@@ -329,6 +338,7 @@ int webgw_publish(webgw_t *g, const char *json, size_t len, sd_err_t *e)
         return sd_err_set(e, SD_ENOMEM, "out of memory copying %zu bytes of state", len);
     memcpy(copy, json, len);
     copy[len] = '\0';
+    flatten(copy, len);
     pthread_mutex_lock(&g->mu);
     char *old = g->json;
     g->json = copy;
@@ -353,6 +363,7 @@ int webgw_publish_part(webgw_t *g, const char *name, const char *json, size_t le
         return sd_err_set(e, SD_ENOMEM, "out of memory copying %zu bytes of part %s", len, name);
     memcpy(copy, json, len);
     copy[len] = '\0';
+    flatten(copy, len);
     pthread_mutex_lock(&g->mu);
     int i = 0;
     while (i < g->nparts && strcmp(g->parts[i].name, name))

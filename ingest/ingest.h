@@ -46,6 +46,7 @@ typedef struct ingest_recorder_opts {
     uint32_t max_inflight;     /* records written but not yet completed (256) */
     uint64_t max_bytes;        /* disk budget for the recording file, 0 = none */
     double retry_s;            /* after a write failure, pause this long (1.0) */
+    uint64_t min_free_bytes;   /* alert when the filesystem has less free (256 MiB; 0 = off) */
     ingest_alert_fn alert;     /* may be NULL (failures are logged anyway) */
     void *alert_ud;
 } ingest_recorder_opts_t;

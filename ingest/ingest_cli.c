@@ -89,6 +89,7 @@ static void ingest_usage(FILE *f)
         "  --fsync-interval S     … and at most S seconds after a record (1.0)\n"
         "  --max-disk-mb N        recording budget in MiB, 0 = until the disk is full (0)\n"
         "  --memory-mb N          in-flight recording memory, also the largest frame (64)\n"
+        "  --min-free-mb N        alert when the disk has less free space (256; 0 = off)\n"
         "  --hwm N                socket queue lengths in messages (64)\n"
         "  --idle-timeout S       close a series silent this long: missing series_end (30)\n"
         "  --server-cert FILE     CURVE: this server's secret certificate (stemdyn keygen)\n"
@@ -144,7 +145,8 @@ static int cmd_ingest(int argc, char **argv)
         {"fsync-interval", 1, 0, 'F'}, {"max-disk-mb", 1, 0, 'm'}, {"memory-mb", 1, 0, 'M'},
         {"hwm", 1, 0, 'H'},           {"idle-timeout", 1, 0, 'i'}, {"server-cert", 1, 0, 's'},
         {"client-certs", 1, 0, 'C'},  {"exit-after-series", 1, 0, 'x'},
-        {"stats-every", 1, 0, 'S'},   {"help", 0, 0, 'h'},         {0, 0, 0, 0}};
+        {"stats-every", 1, 0, 'S'},   {"min-free-mb", 1, 0, 'L'},  {"help", 0, 0, 'h'},
+        {0, 0, 0, 0}};
     /* First pass: the configuration file, which the other options override. */
     const char *config = NULL;
     optind = 0;
@@ -209,6 +211,11 @@ static int cmd_ingest(int argc, char **argv)
             if (sd_cli_parse_i64(optarg, "--max-disk-mb", 0, INT64_MAX >> 21, &iv, &e))
                 return sd_cli_fail(cmd, SD_EXIT_USAGE, "%s", e.msg);
             o.rec.max_bytes = (uint64_t)iv << 20;
+            break;
+        case 'L':
+            if (sd_cli_parse_i64(optarg, "--min-free-mb", 0, INT64_MAX >> 21, &iv, &e))
+                return sd_cli_fail(cmd, SD_EXIT_USAGE, "%s", e.msg);
+            o.rec.min_free_bytes = (uint64_t)iv << 20;
             break;
         case 'M':
             if (sd_cli_parse_i64(optarg, "--memory-mb", 1, 65536, &iv, &e))

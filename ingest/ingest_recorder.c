@@ -33,6 +33,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
@@ -71,7 +72,8 @@ struct ingest_recorder {
     int sync_req;
     uint64_t sync_errors;
 
-    int failing, fail_pending, budget_alerted;
+    int failing, fail_pending, budget_alerted, low_space_alerted;
+    int64_t next_space_check_ns;
     int64_t retry_at_ns;
 
     /* io_uring */
@@ -102,6 +104,7 @@ void ingest_recorder_opts_default(ingest_recorder_opts_t *o)
     o->max_inflight = 256;
     o->max_bytes = 0;
     o->retry_s = 1.0;
+    o->min_free_bytes = (uint64_t)256 << 20;
 }
 
 static void alert(ingest_recorder_t *r, int code, const char *fmt, ...)
@@ -531,6 +534,23 @@ static void flush_index(ingest_recorder_t *r)
     }
 }
 
+/* Warns before the disk is full (once, re-armed when space comes back). */
+static void check_space(ingest_recorder_t *r, int64_t now)
+{
+    r->next_space_check_ns = now + 1000000000;
+    struct statvfs sv;
+    if (fstatvfs(r->fd, &sv) != 0) return;
+    uint64_t avail = (uint64_t)sv.f_bavail * sv.f_frsize;
+    if (avail < r->o.min_free_bytes && !r->low_space_alerted) {
+        r->low_space_alerted = 1;
+        alert(r, SD_ENOMEM, "recording %s: the disk is nearly full (%llu MiB free, alert below "
+              "%llu MiB); recording stops when it is full", r->path,
+              (unsigned long long)(avail >> 20), (unsigned long long)(r->o.min_free_bytes >> 20));
+    } else if (avail >= 2 * r->o.min_free_bytes && r->low_space_alerted) {
+        r->low_space_alerted = 0;
+    }
+}
+
 int ingest_recorder_poll(ingest_recorder_t *r, sd_err_t *e)
 {
     int64_t now = sd_clock_mono_ns();
@@ -562,6 +582,7 @@ int ingest_recorder_poll(ingest_recorder_t *r, sd_err_t *e)
               (unsigned long long)r->n_meta, (unsigned long long)r->next_off);
     }
     flush_index(r);
+    if (r->o.min_free_bytes && now >= r->next_space_check_ns) check_space(r, now);
     (void)e;
     return SD_OK;
 }

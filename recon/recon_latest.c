@@ -9,19 +9,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static double pixel(const struct sd_msg_frame *f, int64_t i)
-{
-    const uint8_t *b = f->pixels;
-    switch (f->dtype) {
-    case SD_DTYPE_U8: return b[i];
-    case SD_DTYPE_U16: { uint16_t v; memcpy(&v, b + 2 * i, 2); return v; }
-    case SD_DTYPE_U32: { uint32_t v; memcpy(&v, b + 4 * i, 4); return v; }
-    case SD_DTYPE_F32: { float v; memcpy(&v, b + 4 * i, 4); return isfinite(v) ? v : 0; }
-    case SD_DTYPE_F64: { double v; memcpy(&v, b + 8 * i, 8); return isfinite(v) ? v : 0; }
-    default: return 0;
-    }
-}
-
 static int cmp_double(const void *a, const void *b)
 {
     double x = *(const double *)a, y = *(const double *)b;
@@ -30,8 +17,8 @@ static int cmp_double(const void *a, const void *b)
 
 /* Box average by an integer factor (the smallest that fits max_side), then
  * a percentile stretch so a few hot pixels do not flatten the contrast. */
-static void thumb_from(const struct sd_msg_frame *f, const double *img, int h, int w,
-                       int max_side, uint8_t *out, int *th, int *tw, double *lo, double *hi)
+static void thumb_from(const double *img, int h, int w, int max_side, uint8_t *out, int *th,
+                       int *tw, double *lo, double *hi)
 {
     int s = 1;
     while ((h + s - 1) / s > max_side || (w + s - 1) / s > max_side)
@@ -50,8 +37,13 @@ static void thumb_from(const struct sd_msg_frame *f, const double *img, int h, i
             double sum = 0;
             int n = 0;
             for (int y = r * s; y < h && y < (r + 1) * s; y++)
-                for (int x = c * s; x < w && x < (c + 1) * s; x++, n++)
-                    sum += img ? img[(int64_t)y * w + x] : pixel(f, (int64_t)y * w + x);
+                for (int x = c * s; x < w && x < (c + 1) * s; x++) {
+                    double v = img[(int64_t)y * w + x];
+                    if (isfinite(v)) { /* a dead pixel must not blank the picture */
+                        sum += v;
+                        n++;
+                    }
+                }
             box[(size_t)r * W + c] = n ? sum / n : 0;
         }
     size_t n = (size_t)H * (size_t)W;
@@ -71,7 +63,7 @@ static void thumb_from(const struct sd_msg_frame *f, const double *img, int h, i
 void recon_latest_thumb(const double *img, int h, int w, int max_side, uint8_t *out, int *th,
                         int *tw, double *lo, double *hi)
 {
-    thumb_from(NULL, img, h, w, max_side, out, th, tw, lo, hi);
+    thumb_from(img, h, w, max_side, out, th, tw, lo, hi);
 }
 
 static void put_base64(FILE *f, const uint8_t *b, size_t n)
@@ -108,7 +100,7 @@ static void put_str(FILE *f, const char *s)
 int recon_latest_write(const char *dir, const struct sd_msg_frame *f, double dx_A,
                        const struct sd_atoms *model, const int32_t *colid, sd_err_t *e)
 {
-    if (!f || f->width <= 0 || f->height <= 0 || !f->pixels || !(dx_A > 0) ||
+    if (!f || f->width <= 0 || f->height <= 0 || !f->pixels || !(dx_A > 0) || !sd_dtype_size(f->dtype) ||
         f->pixels_len < (size_t)f->width * (size_t)f->height * sd_dtype_size(f->dtype))
         return sd_err_set(e, SD_EINVAL, "latest frame: bad frame or pixel size");
     char path[1200], tmp[1210];
@@ -122,14 +114,19 @@ int recon_latest_write(const char *dir, const struct sd_msg_frame *f, double dx_
             if (colid[i] >= 0 && colid[i] + 1 > ncol)
                 ncol = colid[i] + 1;
     double *acc = calloc((size_t)(3 * ncol + 1), sizeof *acc); /* [ncol] x, y, n */
-    if (!thumb || !acc) {
+    size_t npx = (size_t)f->width * (size_t)f->height;
+    double *img = malloc(npx * sizeof *img);
+    if (!thumb || !acc || !img) {
         free(thumb);
         free(acc);
+        free(img);
         return sd_err_set(e, SD_ENOMEM, "latest frame: out of memory");
     }
     int th = 0, tw = 0;
     double lo = 0, hi = 0;
-    thumb_from(f, NULL, f->height, f->width, RECON_LATEST_THUMB, thumb, &th, &tw, &lo, &hi);
+    sd_dtype_to_f64(f->dtype, f->pixels, npx, img);
+    thumb_from(img, f->height, f->width, RECON_LATEST_THUMB, thumb, &th, &tw, &lo, &hi);
+    free(img);
     for (int64_t i = 0; model && colid && i < model->n; i++)
         if (colid[i] >= 0) {
             acc[3 * colid[i]] += model->pos[3 * i];

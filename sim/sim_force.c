@@ -195,7 +195,9 @@ int sim_nlist_build(sim_nlist_t *nl, const double *x, const double *y, const dou
                 __m512d r2 = _mm512_fmadd_pd(dx, dx, _mm512_fmadd_pd(dy, dy, _mm512_mul_pd(dz, dz)));
                 __m256i jv = _mm256_maskz_loadu_epi32(valid, nl->cell_atoms + a);
                 __mmask8 mk = _mm512_mask_cmp_pd_mask(valid, r2, vrl2, _CMP_LT_OQ);
-                _mm256_mask_compressstoreu_epi32(nl->j + m, mk, jv);
+                /* register-form compress + full store: the memory form is
+                 * microcoded on Zen 4 (the capacity check leaves 16 spare) */
+                _mm256_storeu_si256((__m256i *)(nl->j + m), _mm256_maskz_compress_epi32(mk, jv));
                 m += __builtin_popcount((unsigned)mk);
             }
         }
@@ -234,17 +236,25 @@ int sim_nlist_needs_rebuild(const sim_nlist_t *nl, const double *x, const double
 
 static int ws_alloc_cache(sim_ws_t *w)
 {
-    size_t c = (size_t)w->nl.cap + 16;
-    double **arr[] = {&w->cdx, &w->cdy, &w->cdz, &w->ca,  &w->cx,  &w->ddx, &w->ddy,
-                      &w->ddz, &w->dr2, &w->da,  &w->dx2, &w->dca, &w->dcx};
+    size_t c = (size_t)w->nl.cap + 16, c2 = 2 * c;
+    double **arr[] = {&w->cdx, &w->cdy, &w->cdz, &w->ca, &w->cx};
     for (size_t k = 0; k < sizeof arr / sizeof arr[0]; k++) {
         double *q = xrealloc(*arr[k], c * sizeof(double));
         if (!q) return SD_ENOMEM;
         *arr[k] = q;
     }
+    /* 64-byte aligned (whole-vector loads and stores in pass B never split
+     * a cache line); contents are per call, so no copy on growth */
+    double **arr2[] = {&w->dr2, &w->da, &w->dx2, &w->dca, &w->dcx};
+    const size_t b2 = ((c2 + 16) * sizeof(double) + 63) & ~(size_t)63;
+    for (size_t k = 0; k < sizeof arr2 / sizeof arr2[0]; k++) {
+        free(*arr2[k]);
+        *arr2[k] = aligned_alloc(64, b2);
+        if (!*arr2[k]) return SD_ENOMEM;
+    }
     int32_t **ia[] = {&w->di, &w->dj};
     for (size_t k = 0; k < 2; k++) {
-        int32_t *q = xrealloc(*ia[k], c * sizeof(int32_t));
+        int32_t *q = xrealloc(*ia[k], (c2 + 16) * sizeof(int32_t));
         if (!q) return SD_ENOMEM;
         *ia[k] = q;
     }
@@ -283,8 +293,16 @@ sim_ws_t *sim_ws_new(const sim_potential_t *p, int64_t n, double skin, sd_err_t 
         if (!*arr[k]) bad = 1;
     }
     w->dstart = calloc((size_t)n + 1, sizeof(int64_t));
-    w->q4 = calloc((size_t)(n + 1) * 4, sizeof(double));
-    if (!w->dstart || !w->q4) bad = 1;
+    w->dstartt = calloc((size_t)n + 1, sizeof(int64_t));
+    /* 64-byte aligned: a 32-byte quadruple never straddles a cache line */
+    size_t q4sz = ((size_t)(n + 1) * 4 * sizeof(double) + 63) & ~(size_t)63;
+    w->q4 = aligned_alloc(64, q4sz);
+    w->f4 = aligned_alloc(64, q4sz);
+    if (!w->dstart || !w->dstartt || !w->q4 || !w->f4) bad = 1;
+    else {
+        memset(w->q4, 0, q4sz);
+        memset(w->f4, 0, q4sz);
+    }
     if (bad || sim_nlist_init(&w->nl, n, p->rc, skin, e) != SD_OK || ws_alloc_cache(w) != SD_OK) {
         sim_ws_destroy(&w);
         sd_err_set(e, SD_ENOMEM, "workspace: out of memory for %lld atoms", (long long)n);
@@ -315,10 +333,9 @@ void sim_ws_destroy(sim_ws_t **pw)
     free(w->di);
     free(w->dj);
     free(w->dstart);
+    free(w->dstartt);
     free(w->q4);
-    free(w->ddx);
-    free(w->ddy);
-    free(w->ddz);
+    free(w->f4);
     free(w->dr2);
     free(w->da);
     free(w->dx2);
@@ -410,20 +427,26 @@ static void pass2_scalar(sim_ws_t *w)
 #if SIM_AVX512
 static inline __m512d vexp(__m512d x)
 {
-    /* Cody–Waite reduction to |r| <= ln2/2, degree-11 Taylor (truncation
-     * (ln2/2)^12/12! = 6e-15 relative), scalef: the oracle tolerance is
-     * 1e-10 eV per atom, 3e-11 relative */
-    const __m512d log2e = _mm512_set1_pd(1.4426950408889634074);
-    const __m512d ln2hi = _mm512_set1_pd(6.93147180369123816490e-01);
-    const __m512d ln2lo = _mm512_set1_pd(1.90821492927058770002e-10);
-    __m512d k = _mm512_roundscale_pd(_mm512_mul_pd(x, log2e), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-    __m512d r = _mm512_fnmadd_pd(k, ln2hi, x);
-    r = _mm512_fnmadd_pd(k, ln2lo, r);
-    __m512d p = _mm512_set1_pd(1.0 / 39916800.0);
-    p = _mm512_fmadd_pd(p, r, _mm512_set1_pd(1.0 / 3628800.0));
-    p = _mm512_fmadd_pd(p, r, _mm512_set1_pd(1.0 / 362880.0));
-    p = _mm512_fmadd_pd(p, r, _mm512_set1_pd(1.0 / 40320.0));
-    p = _mm512_fmadd_pd(p, r, _mm512_set1_pd(1.0 / 5040.0));
+    /* exp(x) = 2^(k/8) exp(r), k = round(8 x / ln2), |r| <= ln2/16: the
+     * eight 2^(j/8) sit in one register (a permute, not an FMA-pipe op),
+     * Cody–Waite reduction, degree-7 Taylor (truncation (ln2/16)^8/8! =
+     * 3e-16 relative), scalef by floor(k/8).  k comes out of the shifter
+     * trick: the low mantissa bits of x 8/ln2 + 1.5 2^52 are k (two's
+     * complement), and the permute reads the low three of them.  The
+     * oracle tolerance is 1e-10 eV per atom, 3e-11 relative. */
+    const __m512d tab = _mm512_setr_pd(0x1.0000000000000p+0, 0x1.172b83c7d517bp+0, 0x1.306fe0a31b715p+0,
+                                       0x1.4bfdad5362a27p+0, 0x1.6a09e667f3bcdp+0, 0x1.8ace5422aa0dbp+0,
+                                       0x1.ae89f995ad3adp+0, 0x1.d5818dcfba487p+0);
+    const __m512d shifter = _mm512_set1_pd(0x1.8p52);
+    const __m512d l2e8 = _mm512_set1_pd(8.0 * 1.4426950408889634074);
+    /* fdlibm's ln2_hi (low 32 bits zero: k ln2_hi/8 is exact) and ln2_lo, over 8 */
+    const __m512d ln2hi8 = _mm512_set1_pd(6.93147180369123816490e-01 / 8.0);
+    const __m512d ln2lo8 = _mm512_set1_pd(1.90821492927058770002e-10 / 8.0);
+    const __m512d kd = _mm512_fmadd_pd(x, l2e8, shifter);
+    const __m512d kf = _mm512_sub_pd(kd, shifter);
+    __m512d r = _mm512_fnmadd_pd(kf, ln2hi8, x);
+    r = _mm512_fnmadd_pd(kf, ln2lo8, r);
+    __m512d p = _mm512_set1_pd(1.0 / 5040.0);
     p = _mm512_fmadd_pd(p, r, _mm512_set1_pd(1.0 / 720.0));
     p = _mm512_fmadd_pd(p, r, _mm512_set1_pd(1.0 / 120.0));
     p = _mm512_fmadd_pd(p, r, _mm512_set1_pd(1.0 / 24.0));
@@ -431,13 +454,16 @@ static inline __m512d vexp(__m512d x)
     p = _mm512_fmadd_pd(p, r, _mm512_set1_pd(0.5));
     p = _mm512_fmadd_pd(p, r, _mm512_set1_pd(1.0));
     p = _mm512_fmadd_pd(p, r, _mm512_set1_pd(1.0));
-    return _mm512_scalef_pd(p, k);
+    const __m512d t = _mm512_permutexvar_pd(_mm512_castpd_si512(kd), tab);
+    return _mm512_scalef_pd(_mm512_mul_pd(t, p), _mm512_mul_pd(kf, _mm512_set1_pd(0.125)));
 }
 
 /* AVX-512 path.  A: gather the half-list neighbours, keep those within Rc
- * (compress-store: ~45% of the entries).  B: the pair functions on the dense
- * pairs, contiguous vectors, no gathers.  C: densities (scalar scatter-add).
- * D+E: pair forces and their accumulation (scalar, per row). */
+ * (~45% of the entries), compress-stored (r², j) into two streams by region:
+ * r < Rsc needs the two exponentials, Rsc <= r < Rc (~45% of the pairs) only
+ * the quintic tail, so no lane computes both.  B: the pair functions on each
+ * stream, contiguous vectors, no gathers.  C: densities (scalar scatter-add).
+ * D+E: pair forces and their accumulation (per row, on quadruples). */
 static double compacted(sim_ws_t *w, double *eatom)
 {
     const sim_potential_t *p = w->p;
@@ -445,11 +471,10 @@ static double compacted(sim_ws_t *w, double *eatom)
     const int64_t n = w->n;
     const int64_t *restrict st = w->nl.start;
     const int32_t *restrict jl = w->nl.j;
-    const __m512d vrc2 = _mm512_set1_pd(p->rc2);
+    const __m512d vrc2 = _mm512_set1_pd(p->rc2), vrs2 = _mm512_set1_pd(p->rs2);
     /* local restrict copies: stores through them cannot alias w's fields,
      * so the compiler keeps the pointers in registers */
-    double *restrict ddx = w->ddx, *restrict ddy = w->ddy, *restrict ddz = w->ddz,
-                     *restrict da = w->da, *restrict qx2 = w->dx2,
+    double *restrict dr2 = w->dr2, *restrict da = w->da, *restrict qx2 = w->dx2,
                      *restrict dca = w->dca, *restrict dcx = w->dcx;
     int32_t *restrict dj = w->dj;
     const double *restrict x = w->x, *restrict y = w->y, *restrict z = w->z;
@@ -468,49 +493,57 @@ static double compacted(sim_ws_t *w, double *eatom)
     q4[4 * n + 3] = 0;
     const __m512i ix = _mm512_setr_epi64(0, 4, 1, 5, 8, 12, 9, 13);
     const __m512i iz = _mm512_setr_epi64(2, 6, 3, 7, 10, 14, 11, 15);
-    int64_t m = 0;
-    int64_t *restrict ds = w->dstart;
+    const int64_t t0 = (w->nl.cap + 23) & ~(int64_t)7; /* start of the tail stream (aligned) */
+    int64_t me = 0, mt = t0;
+    int64_t *restrict ds = w->dstart, *restrict dt = w->dstartt;
     for (int64_t i = 0; i < n; i++) {
-        ds[i] = m;
+        ds[i] = me;
+        dt[i] = mt;
         const __m512d xi = _mm512_set1_pd(x[i]), yi = _mm512_set1_pd(y[i]),
                       zi = _mm512_set1_pd(z[i]);
         for (int64_t k = st[i]; k < st[i + 1]; k += 8) {
-            const int32_t *jk = jl + k;
+            /* unsigned: zero-extension is free, sign-extension an extra uop */
+            const uint32_t *jk = (const uint32_t *)(jl + k);
             __m256i jv = _mm256_loadu_si256((const __m256i *)jk);
-            __m512d v0 = _mm512_insertf64x4(_mm512_castpd256_pd512(_mm256_loadu_pd(q4 + 4 * jk[0])),
-                                            _mm256_loadu_pd(q4 + 4 * jk[1]), 1);
-            __m512d v1 = _mm512_insertf64x4(_mm512_castpd256_pd512(_mm256_loadu_pd(q4 + 4 * jk[2])),
-                                            _mm256_loadu_pd(q4 + 4 * jk[3]), 1);
-            __m512d v2 = _mm512_insertf64x4(_mm512_castpd256_pd512(_mm256_loadu_pd(q4 + 4 * jk[4])),
-                                            _mm256_loadu_pd(q4 + 4 * jk[5]), 1);
-            __m512d v3 = _mm512_insertf64x4(_mm512_castpd256_pd512(_mm256_loadu_pd(q4 + 4 * jk[6])),
-                                            _mm256_loadu_pd(q4 + 4 * jk[7]), 1);
-            __m512d t0 = _mm512_unpacklo_pd(v0, v1), t1 = _mm512_unpackhi_pd(v0, v1);
-            __m512d t2 = _mm512_unpacklo_pd(v2, v3), t3 = _mm512_unpackhi_pd(v2, v3);
-            __m512d dx = _mm512_sub_pd(xi, _mm512_permutex2var_pd(t0, ix, t2));
-            __m512d dy = _mm512_sub_pd(yi, _mm512_permutex2var_pd(t1, ix, t3));
-            __m512d dz = _mm512_sub_pd(zi, _mm512_permutex2var_pd(t0, iz, t2));
+            __m512d v0 = _mm512_insertf64x4(_mm512_castpd256_pd512(_mm256_load_pd(q4 + 4 * (size_t)jk[0])),
+                                            _mm256_load_pd(q4 + 4 * (size_t)jk[1]), 1);
+            __m512d v1 = _mm512_insertf64x4(_mm512_castpd256_pd512(_mm256_load_pd(q4 + 4 * (size_t)jk[2])),
+                                            _mm256_load_pd(q4 + 4 * (size_t)jk[3]), 1);
+            __m512d v2 = _mm512_insertf64x4(_mm512_castpd256_pd512(_mm256_load_pd(q4 + 4 * (size_t)jk[4])),
+                                            _mm256_load_pd(q4 + 4 * (size_t)jk[5]), 1);
+            __m512d v3 = _mm512_insertf64x4(_mm512_castpd256_pd512(_mm256_load_pd(q4 + 4 * (size_t)jk[6])),
+                                            _mm256_load_pd(q4 + 4 * (size_t)jk[7]), 1);
+            __m512d u0 = _mm512_unpacklo_pd(v0, v1), u1 = _mm512_unpackhi_pd(v0, v1);
+            __m512d u2 = _mm512_unpacklo_pd(v2, v3), u3 = _mm512_unpackhi_pd(v2, v3);
+            __m512d dx = _mm512_sub_pd(xi, _mm512_permutex2var_pd(u0, ix, u2));
+            __m512d dy = _mm512_sub_pd(yi, _mm512_permutex2var_pd(u1, ix, u3));
+            __m512d dz = _mm512_sub_pd(zi, _mm512_permutex2var_pd(u0, iz, u2));
             __m512d r2 = _mm512_fmadd_pd(dx, dx, _mm512_fmadd_pd(dy, dy, _mm512_mul_pd(dz, dz)));
             __mmask8 mk = _mm512_cmp_pd_mask(r2, vrc2, _CMP_LT_OQ);
-            _mm512_mask_compressstoreu_pd(ddx + m, mk, dx);
-            _mm512_mask_compressstoreu_pd(ddy + m, mk, dy);
-            _mm512_mask_compressstoreu_pd(ddz + m, mk, dz);
-            _mm256_mask_compressstoreu_epi32(dj + m, mk, jv);
-            m += __builtin_popcount((unsigned)mk);
+            __mmask8 mex = _mm512_mask_cmp_pd_mask(mk, r2, vrs2, _CMP_LT_OQ);
+            __mmask8 mtl = (__mmask8)(mk & ~mex);
+            /* register-form compress + full store (the memory form is
+             * microcoded on Zen 4); the streams have 16 spare entries */
+            _mm512_storeu_pd(dr2 + me, _mm512_maskz_compress_pd(mex, r2));
+            _mm256_storeu_si256((__m256i *)(dj + me), _mm256_maskz_compress_epi32(mex, jv));
+            me += __builtin_popcount((unsigned)mex);
+            _mm512_storeu_pd(dr2 + mt, _mm512_maskz_compress_pd(mtl, r2));
+            _mm256_storeu_si256((__m256i *)(dj + mt), _mm256_maskz_compress_epi32(mtl, jv));
+            mt += __builtin_popcount((unsigned)mtl);
         }
     }
-    ds[n] = m;
-    const int64_t mpad = (m + 7) & ~(int64_t)7;
-    for (int64_t k = m; k < mpad; k++) {
-        ddx[k] = 2.0 * p->rc; /* beyond Rc: masked out in B */
-        ddy[k] = ddz[k] = 0;
-        dj[k] = (int32_t)n;
-    }
+    ds[n] = me;
+    dt[n] = mt;
+    /* pad both streams to whole vectors with harmless in-range values; the
+     * padding is outside every row and masked out of the energy sum */
+    const int64_t mepad = (me + 7) & ~(int64_t)7, mtpad = t0 + ((mt - t0 + 7) & ~(int64_t)7);
+    for (int64_t k = me; k < mepad; k++) dr2[k] = q->r0 * q->r0;
+    for (int64_t k = mt; k < mtpad; k++) dr2[k] = p->rs2;
     /* B */
-    const __m512d vrs2 = _mm512_set1_pd(p->rs2), vr0 = _mm512_set1_pd(q->r0),
-                  vpr0 = _mm512_set1_pd(p->p_r0), vqr0 = _mm512_set1_pd(p->q2_r0),
-                  vA = _mm512_set1_pd(q->A), vxi2 = _mm512_set1_pd(q->xi * q->xi),
-                  vrc = _mm512_set1_pd(p->rc);
+    const __m512d vr0 = _mm512_set1_pd(q->r0), vpr0 = _mm512_set1_pd(p->p_r0),
+                  vqr0 = _mm512_set1_pd(p->q2_r0), vlnA = _mm512_set1_pd(log(q->A)),
+                  vlnxi2 = _mm512_set1_pd(2.0 * log(q->xi)), vrc = _mm512_set1_pd(p->rc),
+                  one = _mm512_set1_pd(1.0);
     const __m512d a3 = _mm512_set1_pd(q->a3), a4 = _mm512_set1_pd(q->a4), a5 = _mm512_set1_pd(q->a5),
                   x3 = _mm512_set1_pd(q->x3), x4 = _mm512_set1_pd(q->x4), x5 = _mm512_set1_pd(q->x5);
     const __m512d a3d = _mm512_set1_pd(3 * q->a3), a4d = _mm512_set1_pd(4 * q->a4),
@@ -519,92 +552,141 @@ static double compacted(sim_ws_t *w, double *eatom)
     const __m512d mpr0 = _mm512_set1_pd(-2.0 * p->p_r0), mqr0 = _mm512_set1_pd(-p->q2_r0);
     const __m512d two = _mm512_set1_pd(2.0);
     __m512d vea = _mm512_setzero_pd();
-    for (int64_t k = 0; k < mpad; k += 8) {
-        const __m512d bx = _mm512_loadu_pd(ddx + k), by = _mm512_loadu_pd(ddy + k),
-                      bz = _mm512_loadu_pd(ddz + k);
-        __m512d r2 = _mm512_fmadd_pd(bx, bx, _mm512_fmadd_pd(by, by, _mm512_mul_pd(bz, bz)));
-        __mmask8 mk = _mm512_cmp_pd_mask(r2, vrc2, _CMP_LT_OQ);
-        __m512d r = _mm512_sqrt_pd(r2);
-        __m512d rinv = _mm512_maskz_div_pd(mk, _mm512_set1_pd(1.0), r);
-        __m512d d0 = _mm512_sub_pd(vr0, r);
-        __m512d ea = _mm512_mul_pd(vA, vexp(_mm512_mul_pd(vpr0, d0)));
-        __m512d ex = _mm512_mul_pd(vxi2, vexp(_mm512_mul_pd(vqr0, d0)));
-        __m512d a = ea, da2 = _mm512_mul_pd(mpr0, ea);
-        __m512d x2 = ex, dx2 = _mm512_mul_pd(mqr0, ex);
-        __mmask8 mt = _mm512_mask_cmp_pd_mask(mk, r2, vrs2, _CMP_GE_OQ);
-        if (mt) {
-            __m512d t = _mm512_sub_pd(r, vrc);
-            __m512d t2 = _mm512_mul_pd(t, t), t3 = _mm512_mul_pd(t2, t);
-            __m512d ta = _mm512_mul_pd(t3, _mm512_fmadd_pd(t, _mm512_fmadd_pd(t, a5, a4), a3));
-            __m512d tda = _mm512_mul_pd(t2, _mm512_fmadd_pd(t, _mm512_fmadd_pd(t, a5d, a4d), a3d));
-            __m512d tx = _mm512_mul_pd(t3, _mm512_fmadd_pd(t, _mm512_fmadd_pd(t, x5, x4), x3));
-            __m512d tdx = _mm512_mul_pd(t2, _mm512_fmadd_pd(t, _mm512_fmadd_pd(t, x5d, x4d), x3d));
-            a = _mm512_mask_mov_pd(a, mt, ta);
-            da2 = _mm512_mask_mov_pd(da2, mt, _mm512_mul_pd(two, tda));
-            x2 = _mm512_mask_mov_pd(x2, mt, _mm512_mul_pd(tx, tx));
-            dx2 = _mm512_mask_mov_pd(dx2, mt, _mm512_mul_pd(two, _mm512_mul_pd(tx, tdx)));
-        }
-        a = _mm512_maskz_mov_pd(mk, a);
+    for (int64_t k = 0; k < mepad; k += 8) {
+        const __m512d r2 = _mm512_loadu_pd(dr2 + k);
+        const __m512d r = _mm512_sqrt_pd(r2);
+        const __m512d rinv = _mm512_div_pd(one, r);
+        const __m512d d0 = _mm512_sub_pd(vr0, r);
+        /* the prefactors ride in the exponents: A e^u = e^(u + ln A) */
+        const __m512d a = vexp(_mm512_fmadd_pd(vpr0, d0, vlnA));
+        const __m512d x2 = vexp(_mm512_fmadd_pd(vqr0, d0, vlnxi2));
         _mm512_storeu_pd(da + k, a);
-        _mm512_storeu_pd(qx2 + k, _mm512_maskz_mov_pd(mk, x2));
-        _mm512_storeu_pd(dca + k, _mm512_mul_pd(da2, rinv));
-        _mm512_storeu_pd(dcx + k, _mm512_mul_pd(dx2, rinv));
-        vea = _mm512_add_pd(vea, a);
+        _mm512_storeu_pd(qx2 + k, x2);
+        _mm512_storeu_pd(dca + k, _mm512_mul_pd(_mm512_mul_pd(mpr0, a), rinv));
+        _mm512_storeu_pd(dcx + k, _mm512_mul_pd(_mm512_mul_pd(mqr0, x2), rinv));
+        const __mmask8 live = me - k >= 8 ? 0xFF : (__mmask8)((1u << (me - k)) - 1);
+        vea = _mm512_mask_add_pd(vea, live, vea, a);
     }
-    /* C */
+    for (int64_t k = t0; k < mtpad; k += 8) {
+        const __m512d r2 = _mm512_loadu_pd(dr2 + k);
+        const __m512d r = _mm512_sqrt_pd(r2);
+        const __m512d rinv = _mm512_div_pd(one, r);
+        const __m512d t = _mm512_sub_pd(r, vrc);
+        const __m512d t2 = _mm512_mul_pd(t, t), t3 = _mm512_mul_pd(t2, t);
+        const __m512d a = _mm512_mul_pd(t3, _mm512_fmadd_pd(t, _mm512_fmadd_pd(t, a5, a4), a3));
+        const __m512d tda = _mm512_mul_pd(t2, _mm512_fmadd_pd(t, _mm512_fmadd_pd(t, a5d, a4d), a3d));
+        const __m512d tx = _mm512_mul_pd(t3, _mm512_fmadd_pd(t, _mm512_fmadd_pd(t, x5, x4), x3));
+        const __m512d tdx = _mm512_mul_pd(t2, _mm512_fmadd_pd(t, _mm512_fmadd_pd(t, x5d, x4d), x3d));
+        _mm512_storeu_pd(da + k, a);
+        _mm512_storeu_pd(qx2 + k, _mm512_mul_pd(tx, tx));
+        _mm512_storeu_pd(dca + k, _mm512_mul_pd(_mm512_mul_pd(two, tda), rinv));
+        _mm512_storeu_pd(dcx + k, _mm512_mul_pd(_mm512_mul_pd(two, _mm512_mul_pd(tx, tdx)), rinv));
+        const __mmask8 live = mt - k >= 8 ? 0xFF : (__mmask8)((1u << (mt - k)) - 1);
+        vea = _mm512_mask_add_pd(vea, live, vea, a);
+    }
+    /* the i of every entry: rows ascending, each writes 16 copies from its
+     * start and the next row overwrites the excess (no data-dependent
+     * branch: the row lengths change every step and mispredicted loop exits
+     * cost more than the work); longer rows (rare) are completed */
+    int32_t *restrict di = w->di;
+    for (int64_t i = 0; i < n; i++) {
+        const __m512i vi = _mm512_set1_epi32((int32_t)i);
+        _mm512_storeu_si512((void *)(di + ds[i]), vi);
+        _mm512_storeu_si512((void *)(di + dt[i]), vi);
+    }
+    for (int64_t i = 0; i < n; i++) {
+        if (ds[i + 1] - ds[i] > 16)
+            for (int64_t k = ds[i] + 16; k < ds[i + 1]; k++) di[k] = (int32_t)i;
+        if (dt[i + 1] - dt[i] > 16)
+            for (int64_t k = dt[i] + 16; k < dt[i + 1]; k++) di[k] = (int32_t)i;
+    }
+    /* C, D+E walk the pairs flat (no per-row loop), each pair updating both
+     * of its atoms in memory.  Consecutive pairs of a row share atom i, a
+     * chain through store-to-load forwarding; four cursors (each stream
+     * split in two at a row boundary) interleave four independent chains. */
+    int64_t cb[4], ce[4];
+    {
+        int64_t lo = 0, hi = n; /* first row starting at or past the middle */
+        while (lo < hi) {
+            int64_t mid = (lo + hi) / 2;
+            if (ds[mid] < me / 2) lo = mid + 1;
+            else hi = mid;
+        }
+        cb[0] = 0, ce[0] = ds[lo], cb[1] = ds[lo], ce[1] = me;
+        lo = 0, hi = n;
+        while (lo < hi) {
+            int64_t mid = (lo + hi) / 2;
+            if (dt[mid] < t0 + (mt - t0) / 2) lo = mid + 1;
+            else hi = mid;
+        }
+        cb[2] = t0, ce[2] = dt[lo], cb[3] = dt[lo], ce[3] = mt;
+    }
+#define SIM_SEG4(BODY)                                                                         \
+    do {                                                                                       \
+        int64_t l4 = ce[0] - cb[0];                                                            \
+        for (int c_ = 1; c_ < 4; c_++) l4 = ce[c_] - cb[c_] < l4 ? ce[c_] - cb[c_] : l4;       \
+        for (int64_t t_ = 0; t_ < l4; t_++) {                                                  \
+            { const int64_t k = cb[0] + t_; BODY }                                             \
+            { const int64_t k = cb[1] + t_; BODY }                                             \
+            { const int64_t k = cb[2] + t_; BODY }                                             \
+            { const int64_t k = cb[3] + t_; BODY }                                             \
+        }                                                                                      \
+        for (int h_ = 0; h_ < 4; h_ += 2) {                                                    \
+            const int64_t b0_ = cb[h_] + l4, b1_ = cb[h_ + 1] + l4;                            \
+            const int64_t n0_ = ce[h_] - b0_, n1_ = ce[h_ + 1] - b1_;                          \
+            const int64_t l2 = n0_ < n1_ ? n0_ : n1_;                                          \
+            for (int64_t t_ = 0; t_ < l2; t_++) {                                              \
+                { const int64_t k = b0_ + t_; BODY }                                           \
+                { const int64_t k = b1_ + t_; BODY }                                           \
+            }                                                                                  \
+            for (int64_t k = b0_ + l2; k < ce[h_]; k++) { BODY }                               \
+            for (int64_t k = b1_ + l2; k < ce[h_ + 1]; k++) { BODY }                           \
+        }                                                                                      \
+    } while (0)
+    /* C: densities */
     size_t sz = (size_t)(n + 1) * sizeof(double);
     memset(w->rho, 0, sz);
-    /* i's own sum in a register: consecutive entries share i, and a
-     * read-modify-write through memory would serialise them */
-    for (int64_t i = 0; i < n; i++) {
-        double ri = 0;
-        for (int64_t k = ds[i]; k < ds[i + 1]; k++) {
-            ri += qx2[k];
-            rho[dj[k]] += qx2[k];
-        }
-        rho[i] += ri;
-    }
+    SIM_SEG4(rho[(uint32_t)di[k]] += qx2[k]; rho[(uint32_t)dj[k]] += qx2[k];);
     if (eatom) {
         memset(ep, 0, sz);
-        for (int64_t i = 0; i < n; i++) {
-            double ai = 0;
-            for (int64_t k = ds[i]; k < ds[i + 1]; k++) {
-                ai += da[k];
-                ep[dj[k]] += da[k];
-            }
-            ep[i] += ai;
-        }
+        SIM_SEG4(ep[(uint32_t)di[k]] += da[k]; ep[(uint32_t)dj[k]] += da[k];);
     }
-    double emb = 0;
-    for (int64_t i = 0; i < n; i++) {
-        double s = sqrt(rho[i]);
-        g[i] = s > 0 ? -0.5 / s : 0.0;
-        emb += s;
-        if (eatom) eatom[i] = ep[i] - s;
+    /* embedding: sqrt and the derivative factor, eight atoms at a time
+     * (the scalar loop is bound by the divider's latency) */
+    __m512d vemb = _mm512_setzero_pd();
+    const __m512d mhalf = _mm512_set1_pd(-0.5);
+    for (int64_t i = 0; i < n; i += 8) {
+        const __mmask8 live = n - i >= 8 ? 0xFF : (__mmask8)((1u << (n - i)) - 1);
+        const __m512d sq = _mm512_sqrt_pd(_mm512_maskz_loadu_pd(live, rho + i));
+        const __mmask8 pos = _mm512_mask_cmp_pd_mask(live, sq, _mm512_setzero_pd(), _CMP_GT_OQ);
+        _mm512_mask_storeu_pd(g + i, live, _mm512_maskz_div_pd(pos, mhalf, sq));
+        vemb = _mm512_add_pd(vemb, sq);
+        if (eatom)
+            _mm512_mask_storeu_pd(eatom + i, live,
+                                  _mm512_sub_pd(_mm512_maskz_loadu_pd(live, ep + i), sq));
     }
+    const double emb = _mm512_reduce_add_pd(vemb);
     g[n] = 0;
-    /* D+E: pair forces and their accumulation, one pass per row */
-    memset(fx, 0, sz);
-    memset(fy, 0, sz);
-    memset(fz, 0, sz);
+    /* D+E: pair forces and their accumulation on (x, y, z, -) quadruples:
+     * one 32-byte load-add-store per atom of the pair; the separation comes
+     * again from q4 (the same subtraction as pass A) */
+    double *restrict f4 = w->f4;
+    memset(f4, 0, (size_t)(n + 1) * 4 * sizeof(double));
+    SIM_SEG4(
+        const size_t i = (uint32_t)di[k];
+        const size_t j = (uint32_t)dj[k];
+        const double fs = dca[k] + (g[i] + g[j]) * dcx[k];
+        const __m256d pf = _mm256_mul_pd(
+            _mm256_set1_pd(fs), _mm256_sub_pd(_mm256_load_pd(q4 + 4 * i), _mm256_load_pd(q4 + 4 * j)));
+        _mm256_store_pd(f4 + 4 * j, _mm256_add_pd(_mm256_load_pd(f4 + 4 * j), pf));
+        _mm256_store_pd(f4 + 4 * i, _mm256_sub_pd(_mm256_load_pd(f4 + 4 * i), pf)););
+#undef SIM_SEG4
     for (int64_t i = 0; i < n; i++) {
-        const double gi = g[i];
-        double ax = 0, ay = 0, az = 0;
-        for (int64_t k = ds[i]; k < ds[i + 1]; k++) {
-            const int32_t j = dj[k];
-            const double fs = dca[k] + (gi + g[j]) * dcx[k];
-            const double px = fs * ddx[k], py = fs * ddy[k], pz = fs * ddz[k];
-            ax += px;
-            ay += py;
-            az += pz;
-            fx[j] += px;
-            fy[j] += py;
-            fz[j] += pz;
-        }
-        fx[i] -= ax;
-        fy[i] -= ay;
-        fz[i] -= az;
+        fx[i] = f4[4 * i];
+        fy[i] = f4[4 * i + 1];
+        fz[i] = f4[4 * i + 2];
     }
+    fx[n] = fy[n] = fz[n] = 0;
     return 2.0 * _mm512_reduce_add_pd(vea) - emb;
 }
 #endif

@@ -68,11 +68,15 @@ struct sim_ws {
     /* per-entry cache of the first pass, [nl.cap] */
     double *cdx, *cdy, *cdz, *ca, *cx;
     sim_nlist_t nl;
-    /* AVX-512 path: the entries within Rc, compacted every step [nl.cap + 8] */
-    int32_t *di, *dj;
-    int64_t *dstart; /* [n+1] row starts in the compacted list */
-    double *q4;      /* [n+1][4] positions as quadruples */
-    double *ddx, *ddy, *ddz, *dr2, *da, *dx2, *dca, *dcx;
+    /* AVX-512 path: the entries within Rc, compacted every step into two
+     * streams, r < Rsc (exponentials) from 0 and Rsc <= r < Rc (quintic
+     * tail) from nl.cap + 16; arrays [2 (nl.cap + 16)] */
+    int32_t *di, *dj; /* [2 (nl.cap + 16) + 16] pair atoms */
+    int64_t *dstart;  /* [n+1] row starts in the exponential stream */
+    int64_t *dstartt; /* [n+1] row starts in the tail stream */
+    double *q4;      /* [n+1][4] positions as quadruples (64-byte aligned) */
+    double *f4;      /* [n+1][4] force accumulators as quadruples (64-byte aligned) */
+    double *dr2, *da, *dx2, *dca, *dcx;
     int valid; /* list built at least once */
 };
 

@@ -341,7 +341,7 @@ function apply(msg) {
 
 function setupRotation(canvas) {
   let drag = null;
-  canvas.addEventListener("pointerdown", e => { drag = [e.clientX, e.clientY]; canvas.setPointerCapture(e.pointerId); });
+  canvas.addEventListener("pointerdown", e => { drag = [e.clientX, e.clientY]; try { canvas.setPointerCapture(e.pointerId); } catch (_) { /* synthetic or already released pointer */ } });
   canvas.addEventListener("pointermove", e => {
     if (!drag) return;
     view.rotY += (e.clientX - drag[0]) * 0.01; view.rotX += (e.clientY - drag[1]) * 0.01;

@@ -140,17 +140,17 @@ static void test_parts(sdt_t *t)
     CHECK_STR_CONTAINS(t, buf, "\r\n\r\n{\"frame\":{\"index\":7}}");
     const char *base = "{\"stats\":{\"seq\":1}}";
     webgw_publish(g, base, strlen(base), &e);
-    CHECK_EQ_INT(t, webgw_publish_part(g, "model", "[1,2]", 5, &e), SD_OK);
+    CHECK_EQ_INT(t, webgw_publish_part(g, "model", "[1,\n2]", 6, &e), SD_OK); /* one SSE line */
     http_get(webgw_port(g), "/state", buf, sizeof buf);
-    CHECK_STR_CONTAINS(t, buf, "\r\n\r\n{\"stats\":{\"seq\":1},\"frame\":{\"index\":7},\"model\":[1,2]}");
+    CHECK_STR_CONTAINS(t, buf, "\r\n\r\n{\"stats\":{\"seq\":1},\"frame\":{\"index\":7},\"model\":[1, 2]}");
     int fd = connect_local(webgw_port(g));
     const char *req = "GET /events HTTP/1.1\r\nHost: x\r\n\r\n";
     CHECK(t, write(fd, req, strlen(req)) == (ssize_t)strlen(req));
-    size_t have = read_until(fd, buf, sizeof buf, 0, "[1,2]}", 2000);
+    size_t have = read_until(fd, buf, sizeof buf, 0, "[1, 2]}", 2000);
     /* the first burst has everything */
     CHECK_STR_CONTAINS(t, buf, "event: state\ndata: {\"stats\":{\"seq\":1}}\n\n");
     CHECK_STR_CONTAINS(t, buf, "event: state\ndata: {\"frame\":{\"index\":7}}\n\n");
-    CHECK_STR_CONTAINS(t, buf, "event: state\ndata: {\"model\":[1,2]}\n\n");
+    CHECK_STR_CONTAINS(t, buf, "event: state\ndata: {\"model\":[1, 2]}\n\n");
     /* then ten base updates and one part update: the frame is never resent */
     for (int i = 2; i <= 11; i++) {
         char m[64];

@@ -66,8 +66,12 @@ done
 
 "$B" run --config "$T/conf" > "$T/run.log" 2>&1 &
 RUN=$!
-for _ in $(seq 1 100); do grep -q "CURVE on" "$T/run.log" 2>/dev/null && break; sleep 0.1; done
-sleep 1
+# every stage up: ingest and analyze listening, the broker bound
+for _ in $(seq 1 300); do
+  [ "$(grep -c "ingest: listening on\|analyze: listening on\|broker: models on" "$T/run.log" 2>/dev/null)" -ge 3 ] && break
+  sleep 0.1
+done
+sleep 0.5
 rec="$T/session/recording.sdrec"
 size0=$(stat -c %s "$rec" 2>/dev/null || echo 0)
 

@@ -39,6 +39,7 @@ static void rig_paths(rig_t *g, const char *tag)
     snprintf(g->o.reply_to, sizeof g->o.reply_to, "%s", g->ret);
     snprintf(g->o.recording, sizeof g->o.recording, "%s", g->recording);
     g->o.rec.arena_bytes = 4 << 20;
+    g->o.rec.min_free_bytes = 0; /* no low-space alert replies, whatever the disk */
     g->o.hwm = 8;
 }
 

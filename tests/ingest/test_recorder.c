@@ -254,6 +254,7 @@ static void run_disk_full(sdt_t *t, int backend)
     ingest_recorder_opts_default(&o);
     o.sync_every = 4;
     o.retry_s = 0.05;
+    o.min_free_bytes = 0;
     o.alert = on_alert;
     o.alert_ud = &al;
     ingest_recorder_t *r;
@@ -379,6 +380,7 @@ static void test_disk_budget(sdt_t *t)
     ingest_recorder_opts_t o;
     ingest_recorder_opts_default(&o);
     o.max_bytes = 10000;
+    o.min_free_bytes = 0; /* count only the budget alert, whatever the disk */
     o.alert = on_alert;
     o.alert_ud = &al;
     ingest_recorder_t *r = ingest_recorder_open(p, &o, NULL);
@@ -402,6 +404,33 @@ static void test_disk_budget(sdt_t *t)
     rm_rec(p);
 }
 
+static void test_low_space_alert(sdt_t *t)
+{
+    char p[512];
+    tmp_path(p, sizeof p, "space");
+    alerts_t al = {0};
+    ingest_recorder_opts_t o;
+    ingest_recorder_opts_default(&o);
+    o.min_free_bytes = (uint64_t)1 << 62; /* more than any disk has: "nearly full" */
+    o.alert = on_alert;
+    o.alert_ud = &al;
+    ingest_recorder_t *r = ingest_recorder_open(p, &o, NULL);
+    CHECK(t, r != NULL);
+    if (!r) return;
+    uint8_t pay[5 * 64];
+    for (int i = 0; i < 5; i++) CHECK_EQ_INT(t, append_i(r, i, 64, pay), SD_OK);
+    ingest_recorder_poll(r, NULL);
+    CHECK_EQ_INT(t, al.n, 1); /* once, not per record */
+    CHECK_EQ_INT(t, al.last_code, SD_ENOMEM);
+    CHECK_STR_CONTAINS(t, al.last, "nearly full");
+    CHECK_EQ_INT(t, ingest_recorder_flush(r, NULL), SD_OK); /* still recording */
+    ingest_recorder_stats_t s;
+    ingest_recorder_stats(r, &s);
+    CHECK_EQ_INT(t, s.durable, 5);
+    ingest_recorder_destroy(&r);
+    rm_rec(p);
+}
+
 static void test_open_errors(sdt_t *t)
 {
     sd_err_t e;
@@ -420,4 +449,5 @@ static void test_open_errors(sdt_t *t)
 SDT_MAIN(SDT_CASE(test_basic_uring), SDT_CASE(test_basic_pwrite), SDT_CASE(test_time_sync_uring),
          SDT_CASE(test_time_sync_pwrite), SDT_CASE(test_disk_full_uring),
          SDT_CASE(test_disk_full_pwrite), SDT_CASE(test_bounded_uring),
-         SDT_CASE(test_bounded_pwrite), SDT_CASE(test_disk_budget), SDT_CASE(test_open_errors))
+         SDT_CASE(test_bounded_pwrite), SDT_CASE(test_disk_budget), SDT_CASE(test_low_space_alert),
+         SDT_CASE(test_open_errors))

@@ -39,6 +39,37 @@ return { cells: q("#heatmap rect.cell"), coloured: q("#heatmap rect.cell:not([fi
 """
 
 
+INTERACT = r"""
+const done = arguments[arguments.length - 1];
+const frame = () => new Promise(r => requestAnimationFrame(() => setTimeout(r, 30)));
+const fills = () => Array.from(document.querySelectorAll("#heatmap rect.cell")).map(c => c.getAttribute("fill")).join();
+const tauLabel = () => { const t = document.querySelectorAll("#tau text"); return t.length ? t[t.length - 1].textContent : ""; };
+(async () => {
+  const out = {};
+  const merged = fills();
+  const scope = document.getElementById("scope");
+  scope.value = "mean"; scope.dispatchEvent(new Event("change"));
+  await frame();
+  out.mean_cells = document.querySelectorAll("#heatmap rect.cell").length;
+  out.mean_coloured = document.querySelectorAll("#heatmap rect.cell:not([fill='#ffffff'])").length;
+  out.mean_differs = fills() !== merged;
+  scope.value = "merged"; scope.dispatchEvent(new Event("change"));
+  out.tau_label0 = tauLabel();
+  const sel = document.getElementById("tau-env");
+  sel.value = String(sel.options.length - 3); sel.dispatchEvent(new Event("change"));
+  await frame();
+  out.tau_label = tauLabel();
+  const cv = document.getElementById("model3d"), before = cv.toDataURL();
+  const r = cv.getBoundingClientRect(), x = r.left + r.width / 2, y = r.top + r.height / 2;
+  const ev = (t, dx) => cv.dispatchEvent(new PointerEvent(t, { clientX: x + dx, clientY: y, pointerId: 1, bubbles: true }));
+  ev("pointerdown", 0); ev("pointermove", 60); ev("pointerup", 60);
+  await frame();
+  out.rotated = cv.toDataURL() !== before;
+  done(out);
+})();
+"""
+
+
 def free_port():
     s = socket.socket()
     s.bind(("127.0.0.1", 0))
@@ -153,6 +184,15 @@ def main():
         check(a.report or r["conn"] == "live", f"connection state '{r['conn']}'")
         check(not r["errors"], f"script errors: {r['errors']}")
         check(len(png) > 10000 and png[:8] == b"\x89PNG\r\n\x1a\n", "screenshot is not a PNG")
+        # interaction: the paper's mean-of-runs scope, another environment for τ,
+        # and a drag on the 3D view (the picture must change)
+        r2 = d.s("POST", "/execute/async", {"script": INTERACT, "args": []})
+        print("interaction:", json.dumps(r2))
+        check(r2["mean_cells"] == e2 and r2["mean_coloured"] > 0, "mean-of-runs heatmap not drawn")
+        check(r2["mean_differs"], "mean-of-runs heatmap identical to the merged one")
+        check(r2["tau_label"].startswith("τ from ") and r2["tau_label"] != r2["tau_label0"],
+              f"τ panel did not follow the environment choice ({r2['tau_label0']} → {r2['tau_label']})")
+        check(r2["rotated"], "dragging did not rotate the 3D model")
         d.s("DELETE", "")
     finally:
         cd.terminate()

@@ -18,7 +18,7 @@ trap 'kill -9 $(jobs -p) 2>/dev/null; rm -rf "$T"' EXIT
 source "$SRC/tests/web/session.sh"
 start_session
 PUB="tcp://127.0.0.1:$((base+6))"
-$PY "$SRC/deploy/examples/monitor.py" "$PUB" --once --until-frames $WANT --timeout 120 > "$T/once.txt" 2>&1 \
+$PY "$SRC/deploy/examples/monitor.py" "$PUB" --once --until-frames $WANT --timeout 60 > "$T/once.txt" 2>&1 \
   || fail "monitor.py --once: $(tail -3 $T/once.txt)"
 cat "$T/once.txt"
 rc=0

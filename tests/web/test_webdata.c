@@ -263,7 +263,26 @@ static void test_recon_latest(sdt_t *t)
     f.pixels_len = 10;
     CHECK_EQ_INT(t, recon_latest_write(dir, &f, 0.1, m, colid, &e), SD_EINVAL);
     f.pixels_len = (size_t)W * H * 2;
+    f.dtype = SD_DTYPE_NONE;
+    CHECK_EQ_INT(t, recon_latest_write(dir, &f, 0.1, m, colid, &e), SD_EINVAL);
+    f.dtype = SD_DTYPE_U16;
     CHECK_EQ_INT(t, recon_latest_write("/nonexistent", &f, 0.1, NULL, NULL, &e), SD_EIO);
+    /* a NaN pixel (float frames) is skipped, not spread over the thumbnail */
+    double fimg[8 * 8];
+    for (int i = 0; i < 64; i++)
+        fimg[i] = i;
+    fimg[9] = NAN;
+    sd_msg_frame_t ff = f;
+    ff.width = ff.height = 8;
+    ff.dtype = SD_DTYPE_F64;
+    ff.pixels = fimg;
+    ff.pixels_len = sizeof fimg;
+    CHECK_EQ_INT(t, recon_latest_write(dir, &ff, 0.5, NULL, NULL, &e), SD_OK);
+    txt = slurp(path);
+    j = txt ? sjson_parse(txt, strlen(txt), &e) : NULL;
+    CHECK(t, j && sjson_num(j, sjson_path(j, 0, "thumb.lo")) == 0 &&
+                 sjson_num(j, sjson_path(j, 0, "thumb.hi")) == 62 && sjson_len(j, sjson_get(j, 0, "columns")) == 0);
+    sjson_destroy(&j);
     sd_atoms_destroy(&m);
     free(px);
     rm_rf(dir);
