@@ -3,6 +3,7 @@
 #include "analyze.h"
 #include "runstats.h"
 #include "sd_clock.h"
+#include "sd_signal.h"
 #include "sd_fs.h"
 #include "sd_log.h"
 #include "sd_msg.h"
@@ -18,7 +19,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <zmq.h>
@@ -303,12 +303,7 @@ static void on_input(analyze_service_t *s)
 
 int analyze_service_run(analyze_service_t *s, double max_seconds, sd_err_t *e)
 {
-    sigset_t set;
-    sigemptyset(&set);
-    sigaddset(&set, SIGINT);
-    sigaddset(&set, SIGTERM);
-    sigprocmask(SIG_BLOCK, &set, NULL);
-    int sfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
+    int sfd = sd_signal_stop_fd();
     int64_t end = max_seconds > 0 ? sd_clock_mono_ns() + (int64_t)(max_seconds * 1e9) : 0;
     int64_t next_hb = 0;
     sd_log(SD_LOG_INFO, "analyze", "listening on %s, stats on %s (snapshot %s)",

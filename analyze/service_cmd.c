@@ -31,45 +31,29 @@ int analyze_cmd_report(int argc, char **argv);
 
 int analyze_cmd_service(int argc, char **argv)
 {
-    static const struct option lo[] = {{"config", required_argument, 0, 'c'},
-                                        {"for", required_argument, 0, 't'},
-                                        {"help", no_argument, 0, 'h'},
-                                        {0, 0, 0, 0}};
-    const char *cfg_path = NULL;
-    double max_s = 0;
-    sd_err_t e;
-    int ch;
-    optind = 0;
-    while ((ch = getopt_long(argc, argv, "c:t:h", lo, NULL)) != -1) {
-        switch (ch) {
-        case 'c': cfg_path = optarg; break;
-        case 't':
-            if (sd_cli_parse_double(optarg, "--for", 0, 1e9, &max_s, &e))
-                return sd_cli_fail("analyze", SD_EXIT_USAGE, "%s", e.msg);
-            break;
-        case 'h':
-            printf("usage: stemdyn analyze [--config FILE] [--for SECONDS]\n\n"
-                   "The analysis process: receives MD snapshots from the sim workers\n"
-                   "(endpoints.analyze_in), classifies every atom against the environment\n"
-                   "dictionary, computes LENS and accumulates transition counts per run, and\n"
-                   "publishes statistics: PUB deltas (endpoints.stats_pub), late-join snapshot\n"
-                   "(endpoints.stats_snapshot), and PUSH to the console (endpoints.console_return).\n"
-                   "Snapshots are journaled in DATA_DIR/analyze/ and replayed at start, so a\n"
-                   "restart loses and double-counts nothing; DATA_DIR/analyze/state.json holds\n"
-                   "the current state (for `stemdyn report`).\n");
-            return SD_EXIT_OK;
-        default: return SD_EXIT_USAGE;
-        }
-    }
-    if (optind < argc)
-        return sd_cli_fail("analyze", SD_EXIT_USAGE, "unexpected argument '%s'", argv[optind]);
+    static const char help[] =
+        "usage: stemdyn analyze [--config FILE] [--for SECONDS]\n\n"
+        "The analysis process: receives MD snapshots from the sim workers\n"
+        "(endpoints.analyze_in), classifies every atom against the environment\n"
+        "dictionary, computes LENS and accumulates transition counts per run, and\n"
+        "publishes statistics: PUB deltas (endpoints.stats_pub), late-join snapshot\n"
+        "(endpoints.stats_snapshot), and PUSH to the console (endpoints.console_return).\n"
+        "Snapshots are journaled in DATA_DIR/analyze/ and replayed at start, so a\n"
+        "restart loses and double-counts nothing; DATA_DIR/analyze/state.json holds\n"
+        "the current state (for `stemdyn report`).\n";
+    const char *cfg_path;
+    double max_s;
+    int rc = sd_cli_service_args(argc, argv, "analyze", help, &cfg_path, &max_s);
+    if (rc >= 0)
+        return rc;
     sd_config_t c;
+    sd_err_t e;
     if (sd_config_load(cfg_path, &c, &e))
         return sd_cli_fail("analyze", SD_EXIT_FAIL, "%s", e.msg);
     analyze_service_t *s = analyze_service_new(&c, &e);
     if (!s)
         return sd_cli_fail("analyze", SD_EXIT_FAIL, "%s", e.msg);
-    int rc = analyze_service_run(s, max_s, &e);
+    rc = analyze_service_run(s, max_s, &e);
     analyze_service_destroy(&s);
     if (rc)
         return sd_cli_fail("analyze", SD_EXIT_FAIL, "%s", e.msg);

@@ -1,6 +1,7 @@
 #include "sd_cli.h"
 
 #include <errno.h>
+#include <getopt.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -78,4 +79,32 @@ int sd_cli_fail(const char *cmd, int exit_code, const char *fmt, ...)
     va_end(ap);
     fputc('\n', stderr);
     return exit_code;
+}
+
+int sd_cli_service_args(int argc, char **argv, const char *cmd, const char *help,
+                        const char **cfg_path, double *max_s)
+{
+    static const struct option lo[] = {{"config", required_argument, 0, 'c'},
+                                        {"for", required_argument, 0, 't'},
+                                        {"help", no_argument, 0, 'h'},
+                                        {0, 0, 0, 0}};
+    sd_err_t e;
+    int ch;
+    *cfg_path = NULL;
+    *max_s = 0;
+    optind = 0;
+    while ((ch = getopt_long(argc, argv, "c:t:h", lo, NULL)) != -1) {
+        switch (ch) {
+        case 'c': *cfg_path = optarg; break;
+        case 't':
+            if (sd_cli_parse_double(optarg, "--for", 0, 1e9, max_s, &e))
+                return sd_cli_fail(cmd, SD_EXIT_USAGE, "%s", e.msg);
+            break;
+        case 'h': fputs(help, stdout); return SD_EXIT_OK;
+        default: return SD_EXIT_USAGE;
+        }
+    }
+    if (optind < argc)
+        return sd_cli_fail(cmd, SD_EXIT_USAGE, "unexpected argument '%s'", argv[optind]);
+    return -1;
 }

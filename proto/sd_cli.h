@@ -32,6 +32,12 @@ int sd_cli_parse_i64(const char *s, const char *what, int64_t lo, int64_t hi,
 int sd_cli_parse_duration_fs(const char *s, const char *what, const char *default_unit,
                              double *out_fs, sd_err_t *e);
 
+/* The options of every service process: --config FILE, --for SECONDS (stop
+ * by itself, for tests and demos), --help (prints `help`).  Returns -1 when
+ * the command should go on, else the exit status to return. */
+int sd_cli_service_args(int argc, char **argv, const char *cmd, const char *help,
+                        const char **cfg_path, double *max_s);
+
 /* Prints "stemdyn CMD: msg\n" to stderr and returns SD_EXIT_USAGE or
  * SD_EXIT_FAIL (as given) — for `return sd_cli_fail(...)` in commands. */
 int sd_cli_fail(const char *cmd, int exit_code, const char *fmt, ...)

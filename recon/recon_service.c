@@ -4,6 +4,7 @@
 #include "recon_latest.h"
 #include "sd_atoms.h"
 #include "sd_clock.h"
+#include "sd_signal.h"
 #include "sd_fs.h"
 #include "sd_log.h"
 #include "sd_msg.h"
@@ -17,7 +18,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <zmq.h>
@@ -180,8 +180,7 @@ static void pump_acks(recon_service_t *s, int wait_ms)
 
 static void check_signal(recon_service_t *s)
 {
-    struct signalfd_siginfo si;
-    if (s->sfd >= 0 && read(s->sfd, &si, sizeof si) == (ssize_t)sizeof si)
+    if (sd_signal_stop_requested(s->sfd))
         s->stop = 1;
 }
 
@@ -431,12 +430,7 @@ static void catch_up(recon_service_t *s, int64_t upto_frame)
 
 int recon_service_run(recon_service_t *s, double max_seconds, sd_err_t *e)
 {
-    sigset_t set;
-    sigemptyset(&set);
-    sigaddset(&set, SIGINT);
-    sigaddset(&set, SIGTERM);
-    sigprocmask(SIG_BLOCK, &set, NULL);
-    s->sfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
+    s->sfd = sd_signal_stop_fd();
     int64_t end = max_seconds > 0 ? sd_clock_mono_ns() + (int64_t)(max_seconds * 1e9) : 0;
     sd_log(SD_LOG_INFO, "recon", "frames from %s, models to %s (done up to frame %lld)",
            s->cfg.ep.recon_in, s->cfg.ep.broker_front, (long long)s->done_frame);

@@ -1,6 +1,7 @@
 #include "broker.h"
 
 #include "sd_clock.h"
+#include "sd_signal.h"
 #include "sd_fs.h"
 #include "sd_log.h"
 #include "sd_msg.h"
@@ -17,7 +18,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <zmq.h>
@@ -520,12 +520,7 @@ static void reap_dead(broker_t *b)
 
 int broker_run(broker_t *b, double max_seconds, sd_err_t *e)
 {
-    sigset_t set;
-    sigemptyset(&set);
-    sigaddset(&set, SIGINT);
-    sigaddset(&set, SIGTERM);
-    sigprocmask(SIG_BLOCK, &set, NULL);
-    int sfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
+    int sfd = sd_signal_stop_fd();
     int64_t end = max_seconds > 0 ? sd_clock_mono_ns() + (int64_t)(max_seconds * 1e9) : 0;
     sd_log(SD_LOG_INFO, "broker", "models on %s, workers on %s", b->cfg.ep.broker_front,
            b->cfg.ep.broker_back);

@@ -1,6 +1,7 @@
 #include "worker.h"
 
 #include "sd_clock.h"
+#include "sd_signal.h"
 #include "sd_log.h"
 #include "sd_msg.h"
 #include "sd_secure.h"
@@ -14,7 +15,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/signalfd.h>
 #include <unistd.h>
 #include <zmq.h>
 
@@ -120,10 +120,7 @@ static void heartbeat(worker_t *w, const char *state, double load)
 
 static void check_signal(worker_t *w)
 {
-    if (w->sfd < 0)
-        return;
-    struct signalfd_siginfo si;
-    if (read(w->sfd, &si, sizeof si) == (ssize_t)sizeof si)
+    if (sd_signal_stop_requested(w->sfd))
         w->stop = 1;
 }
 
@@ -283,12 +280,7 @@ static int run_job(worker_t *w, const sd_msg_t *jm, sd_err_t *e)
 
 int worker_run(worker_t *w, double max_seconds, int max_jobs, sd_err_t *e)
 {
-    sigset_t set;
-    sigemptyset(&set);
-    sigaddset(&set, SIGINT);
-    sigaddset(&set, SIGTERM);
-    sigprocmask(SIG_BLOCK, &set, NULL);
-    w->sfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
+    w->sfd = sd_signal_stop_fd();
     int64_t end = max_seconds > 0 ? sd_clock_mono_ns() + (int64_t)(max_seconds * 1e9) : 0;
     heartbeat(w, "ready", 0);
     while (!w->stop && (!end || sd_clock_mono_ns() < end) && (max_jobs <= 0 || w->jobs_done < max_jobs)) {
