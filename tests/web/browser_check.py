@@ -121,8 +121,8 @@ def main():
     log = open(os.path.join(profile, "chromedriver.log"), "w")
     cd = subprocess.Popen([drv, f"--port={port}"], stdout=log, stderr=subprocess.STDOUT)
     ok = fail = 0
+    d = Driver(port)
     try:
-        d = Driver(port)
         for _ in range(100):
             try:
                 d.call("GET", "/status", timeout=2)
@@ -193,8 +193,12 @@ def main():
         check(r2["tau_label"].startswith("τ from ") and r2["tau_label"] != r2["tau_label0"],
               f"τ panel did not follow the environment choice ({r2['tau_label0']} → {r2['tau_label']})")
         check(r2["rotated"], "dragging did not rotate the 3D model")
-        d.s("DELETE", "")
     finally:
+        if d.sid:  # closes the browser (also after a failure)
+            try:
+                d.s("DELETE", "")
+            except OSError:
+                pass
         cd.terminate()
         try:
             cd.wait(10)

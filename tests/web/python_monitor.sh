@@ -14,7 +14,6 @@ PY=/usr/bin/python3
 [ -x $PY ] || PY=python3
 $PY -c "import zmq, msgpack, numpy" 2>/dev/null || { echo "SKIP: python3-zmq/python3-msgpack/numpy missing"; exit 77; }
 T=$(mktemp -d /tmp/stemdyn-pymon-XXXXXX)
-trap 'kill -9 $(jobs -p) 2>/dev/null; rm -rf "$T"' EXIT
 source "$SRC/tests/web/session.sh"
 start_session
 PUB="tcp://127.0.0.1:$((base+6))"

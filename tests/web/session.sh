@@ -7,6 +7,18 @@ PY=/usr/bin/python3
 [ -x $PY ] || PY=python3
 fail() { echo "FAIL: $*"; for f in run.log web.log; do [ -f "$T/$f" ] && { echo "--- $f (tail)"; tail -n 30 "$T/$f"; }; done; echo "0 passed, 1 failed"; exit 1; }
 base=$(( 20000 + ($$ * 17 + 7) % 20000 ))
+RUN=
+# On any exit: `stemdyn run` gets SIGTERM and stops its stages (a SIGKILL
+# would orphan them), then whatever else is left is killed.
+cleanup() {
+  if [ -n "$RUN" ] && kill -0 "$RUN" 2>/dev/null; then
+    kill -TERM "$RUN"
+    for _ in $(seq 1 100); do kill -0 "$RUN" 2>/dev/null || break; sleep 0.1; done
+  fi
+  kill -9 $(jobs -p) 2>/dev/null
+  rm -rf "$T"
+}
+trap cleanup EXIT
 PER_RUN=7
 WANT=$((N * PER_RUN))
 start_session() {

@@ -15,7 +15,6 @@ SRC=$(cd "$(dirname "$0")/../.." && pwd)
 command -v chromium >/dev/null && command -v chromedriver >/dev/null \
   || { echo "SKIP: chromium/chromedriver not installed"; exit 77; }
 T=$(mktemp -d /tmp/stemdyn-web-XXXXXX)
-trap 'kill -9 $(jobs -p) 2>/dev/null; rm -rf "$T"' EXIT
 source "$SRC/tests/web/session.sh"
 start_session
 "$B" web --config "$T/conf" --listen 127.0.0.1:0 --for 300 > "$T/web.out" 2> "$T/web.log" &
