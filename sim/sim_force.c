@@ -1,9 +1,8 @@
-/* SMATB energies and forces, the workspace, and the portable kernel:
- * cell-grid Verlet half list with skin, two passes (density, then forces)
- * with the pair quantities of the first pass cached per list entry.  Rows are
- * padded to 8 entries with the sentinel atom n (far away).  AVX-512 builds
- * use the cluster-pair kernel of sim_cluster.c instead; this one stays as the
- * portable path and the cross-check of the fast one.  Summation order
+/* SMATB energies and forces, the workspace and two kernels on one
+ * cell-grid Verlet half list with skin (rows padded to 8 entries with the
+ * sentinel atom n, far away): the AVX-512 kernel (compacted(), see its
+ * comment) and the portable two-pass kernel, which stays as the path of
+ * other machines and the cross-check of the fast one.  Summation order
  * depends only on the list, which depends only on the positions at the last
  * build: results are reproducible. */
 #include "sim_internal.h"
@@ -243,14 +242,11 @@ static int ws_alloc_cache(sim_ws_t *w)
         if (!q) return SD_ENOMEM;
         *arr[k] = q;
     }
-    /* 64-byte aligned (whole-vector loads and stores in pass B never split
-     * a cache line); contents are per call, so no copy on growth */
     double **arr2[] = {&w->dr2, &w->da, &w->dx2, &w->dca, &w->dcx};
-    const size_t b2 = ((c2 + 16) * sizeof(double) + 63) & ~(size_t)63;
     for (size_t k = 0; k < sizeof arr2 / sizeof arr2[0]; k++) {
-        free(*arr2[k]);
-        *arr2[k] = aligned_alloc(64, b2);
-        if (!*arr2[k]) return SD_ENOMEM;
+        double *q = xrealloc(*arr2[k], c2 * sizeof(double));
+        if (!q) return SD_ENOMEM;
+        *arr2[k] = q;
     }
     int32_t **ia[] = {&w->di, &w->dj};
     for (size_t k = 0; k < 2; k++) {
@@ -462,8 +458,12 @@ static inline __m512d vexp(__m512d x)
  * (~45% of the entries), compress-stored (r², j) into two streams by region:
  * r < Rsc needs the two exponentials, Rsc <= r < Rc (~45% of the pairs) only
  * the quintic tail, so no lane computes both.  B: the pair functions on each
- * stream, contiguous vectors, no gathers.  C: densities (scalar scatter-add).
- * D+E: pair forces and their accumulation (per row, on quadruples). */
+ * stream, contiguous vectors, no gathers.  C: densities (scalar scatter-add,
+ * flat over the pairs).  D+E: pair forces and their accumulation (flat over
+ * the pairs, on (x, y, z, -) quadruples).  Why this shape (measured on the
+ * Zen 4 host, np1038 MD): B is FMA-bound, A shuffle-bound, C and D bound by
+ * uops; per-row loops in C and D mispredict their exits (the row lengths
+ * change every step). */
 static double compacted(sim_ws_t *w, double *eatom)
 {
     const sim_potential_t *p = w->p;
@@ -493,7 +493,7 @@ static double compacted(sim_ws_t *w, double *eatom)
     q4[4 * n + 3] = 0;
     const __m512i ix = _mm512_setr_epi64(0, 4, 1, 5, 8, 12, 9, 13);
     const __m512i iz = _mm512_setr_epi64(2, 6, 3, 7, 10, 14, 11, 15);
-    const int64_t t0 = (w->nl.cap + 23) & ~(int64_t)7; /* start of the tail stream (aligned) */
+    const int64_t t0 = w->nl.cap + 16; /* start of the tail stream */
     int64_t me = 0, mt = t0;
     int64_t *restrict ds = w->dstart, *restrict dt = w->dstartt;
     for (int64_t i = 0; i < n; i++) {
@@ -546,11 +546,12 @@ static double compacted(sim_ws_t *w, double *eatom)
                   one = _mm512_set1_pd(1.0);
     const __m512d a3 = _mm512_set1_pd(q->a3), a4 = _mm512_set1_pd(q->a4), a5 = _mm512_set1_pd(q->a5),
                   x3 = _mm512_set1_pd(q->x3), x4 = _mm512_set1_pd(q->x4), x5 = _mm512_set1_pd(q->x5);
-    const __m512d a3d = _mm512_set1_pd(3 * q->a3), a4d = _mm512_set1_pd(4 * q->a4),
-                  a5d = _mm512_set1_pd(5 * q->a5), x3d = _mm512_set1_pd(3 * q->x3),
-                  x4d = _mm512_set1_pd(4 * q->x4), x5d = _mm512_set1_pd(5 * q->x5);
+    /* twice the derivative coefficients (the factor 2 of the force terms,
+     * exact in binary, folded in) */
+    const __m512d a3d = _mm512_set1_pd(2.0 * (3 * q->a3)), a4d = _mm512_set1_pd(2.0 * (4 * q->a4)),
+                  a5d = _mm512_set1_pd(2.0 * (5 * q->a5)), x3d = _mm512_set1_pd(2.0 * (3 * q->x3)),
+                  x4d = _mm512_set1_pd(2.0 * (4 * q->x4)), x5d = _mm512_set1_pd(2.0 * (5 * q->x5));
     const __m512d mpr0 = _mm512_set1_pd(-2.0 * p->p_r0), mqr0 = _mm512_set1_pd(-p->q2_r0);
-    const __m512d two = _mm512_set1_pd(2.0);
     __m512d vea = _mm512_setzero_pd();
     for (int64_t k = 0; k < mepad; k += 8) {
         const __m512d r2 = _mm512_loadu_pd(dr2 + k);
@@ -579,8 +580,8 @@ static double compacted(sim_ws_t *w, double *eatom)
         const __m512d tdx = _mm512_mul_pd(t2, _mm512_fmadd_pd(t, _mm512_fmadd_pd(t, x5d, x4d), x3d));
         _mm512_storeu_pd(da + k, a);
         _mm512_storeu_pd(qx2 + k, _mm512_mul_pd(tx, tx));
-        _mm512_storeu_pd(dca + k, _mm512_mul_pd(_mm512_mul_pd(two, tda), rinv));
-        _mm512_storeu_pd(dcx + k, _mm512_mul_pd(_mm512_mul_pd(two, _mm512_mul_pd(tx, tdx)), rinv));
+        _mm512_storeu_pd(dca + k, _mm512_mul_pd(tda, rinv));
+        _mm512_storeu_pd(dcx + k, _mm512_mul_pd(_mm512_mul_pd(tx, tdx), rinv));
         const __mmask8 live = mt - k >= 8 ? 0xFF : (__mmask8)((1u << (mt - k)) - 1);
         vea = _mm512_mask_add_pd(vea, live, vea, a);
     }
@@ -675,7 +676,7 @@ static double compacted(sim_ws_t *w, double *eatom)
     SIM_SEG4(
         const size_t i = (uint32_t)di[k];
         const size_t j = (uint32_t)dj[k];
-        const double fs = dca[k] + (g[i] + g[j]) * dcx[k];
+        const double fs = fma(g[i] + g[j], dcx[k], dca[k]);
         const __m256d pf = _mm256_mul_pd(
             _mm256_set1_pd(fs), _mm256_sub_pd(_mm256_load_pd(q4 + 4 * i), _mm256_load_pd(q4 + 4 * j)));
         _mm256_store_pd(f4 + 4 * j, _mm256_add_pd(_mm256_load_pd(f4 + 4 * j), pf));
