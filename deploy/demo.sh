@@ -15,9 +15,9 @@ D=build/demo
 CONF=deploy/demo.conf
 if [ "${PAPER:-0}" = 1 ]; then
   CONF=$D/paper.conf
-  sed -e 's/production_ns = 0.02;/production_ns = 2000.0;/' -e 's/analyse_from_ns = 0.0;/analyse_from_ns = 1000.0;/' \
-      -e 's/dump_every_ns = 0.002;/dump_every_ns = 1.0;/' -e 's/checkpoint_every_ns = 0.01;/checkpoint_every_ns = 1.0;/' \
-      -e 's/thermalize_steps = 2000L;/thermalize_steps = 20000L;/' deploy/demo.conf > "$CONF"
+  sed -e 's/production_ns = 0.5;/production_ns = 2000.0;/' -e 's/analyse_from_ns = 0.0;/analyse_from_ns = 1000.0;/' \
+      -e 's/dump_every_ns = 0.01;/dump_every_ns = 1.0;/' -e 's/checkpoint_every_ns = 0.1;/checkpoint_every_ns = 1.0;/' \
+      deploy/demo.conf > "$CONF"
 fi
 mkdir -p "$D/frames"
 
