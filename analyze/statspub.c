@@ -105,9 +105,6 @@ static void *bind_socket(void *ctx, sd_secure_t *sec, int type, const char *ep, 
     zmq_setsockopt(s, ZMQ_LINGER, &linger, sizeof linger);
     zmq_setsockopt(s, ZMQ_SNDHWM, &hwm, sizeof hwm);
     zmq_setsockopt(s, ZMQ_RCVHWM, &hwm, sizeof hwm);
-    /* inbound: subscriptions and snapshot requests, a few hundred bytes */
-    int64_t maxmsg = 64 << 10;
-    zmq_setsockopt(s, ZMQ_MAXMSGSIZE, &maxmsg, sizeof maxmsg);
     if (sd_secure_serve(sec, s, ep, e)) {
         zmq_close(s);
         return NULL;

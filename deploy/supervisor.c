@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -83,6 +84,10 @@ static int spawn(child_t *c, const sigset_t *orig_mask)
     if (pid < 0)
         return -errno;
     if (pid == 0) {
+        /* a stage must not outlive its supervisor (even one killed with -9) */
+        prctl(PR_SET_PDEATHSIG, SIGTERM);
+        if (getppid() == 1)
+            _exit(0);
         sigprocmask(SIG_SETMASK, orig_mask, NULL);
         execv(c->argv[0], c->argv);
         _exit(127);

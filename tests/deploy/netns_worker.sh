@@ -13,7 +13,10 @@ T=$(mktemp -d /tmp/stemdyn-netns-XXXXXX)
 NS=sdsec$$
 VH=sdh$$
 VN=sdn$$
+RUN=
 cleanup() {
+  # the supervisor first, by SIGTERM: it stops its stages (SIGKILL would orphan them)
+  [ -n "$RUN" ] && kill -TERM $RUN 2>/dev/null && wait $RUN
   kill -9 $(jobs -p) 2>/dev/null
   ip netns pids "$NS" 2>/dev/null | xargs -r kill -9 2>/dev/null
   ip netns del "$NS" 2>/dev/null
@@ -121,7 +124,7 @@ grep -q "worker nsworker joined" "$T/run.log" && ok "keyed worker from $W joined
 grep -q "job .* → worker nsworker" "$T/run.log" && ok "the job went to the namespace worker" \
   || bad "the job did not go to nsworker"
 wait $WK && ok "namespace worker finished its job" || bad "namespace worker exit status"
-kill -TERM $RUN; wait $RUN
+kill -TERM $RUN; wait $RUN; RUN=
 if grep -lE "ERROR: (Address|Leak)Sanitizer|runtime error:" "$T"/*.log 2>/dev/null; then
   bad "sanitizer reports (files above)"
 fi

@@ -13,7 +13,7 @@ B=$1
 N=${2:-10}
 KILL=${3:-0}
 T=$(mktemp -d /tmp/stemdyn-pipeline-XXXXXX)
-trap 'kill -9 $(jobs -p) 2>/dev/null; [ -n "${KEEP:-}" ] || rm -rf "$T"' EXIT
+trap 'kill -TERM $(jobs -p) 2>/dev/null; sleep 1; kill -9 $(jobs -p) 2>/dev/null; [ -n "${KEEP:-}" ] || rm -rf "$T"' EXIT
 PY=/usr/bin/python3
 [ -x $PY ] || PY=python3
 fail() { echo "FAIL: $*"; echo "--- run.log (tail)"; grep -v "ingest: received" "$T/run.log" 2>/dev/null | tail -n 60

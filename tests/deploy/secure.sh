@@ -11,7 +11,9 @@ set -u
 B=$1
 N=${2:-2}
 T=$(mktemp -d /tmp/stemdyn-secure-XXXXXX)
-trap 'kill -9 $(jobs -p) 2>/dev/null; rm -rf "$T"' EXIT
+RUN=
+# the supervisor first, by SIGTERM: it stops its stages (SIGKILL would orphan them)
+trap '[ -n "$RUN" ] && kill -TERM $RUN 2>/dev/null && wait $RUN; kill -9 $(jobs -p) 2>/dev/null; rm -rf "$T"' EXIT
 pass=0
 failn=0
 ok() { pass=$((pass+1)); echo "ok: $*"; }
@@ -123,7 +125,7 @@ grep -q "analyze.*refused a client .*not among the allowed" "$T/run.log" \
   && ok "keyed monitor after the refusals" || bad "keyed monitor after the refusals"
 
 [ $failn -eq 0 ] || { echo "--- refusals in run.log"; grep -i "refused\|CURVE" "$T/run.log" | head -20; }
-kill -TERM $RUN; wait $RUN
+kill -TERM $RUN; wait $RUN; RUN=
 # sanitizer builds: every process (services, consoles, monitors) exits clean
 if grep -lE "ERROR: (Address|Leak)Sanitizer|runtime error:" "$T"/*.log "$T"/*.txt 2>/dev/null; then
   bad "sanitizer reports (files above)"

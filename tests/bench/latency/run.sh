@@ -17,7 +17,9 @@ B=$(readlink -f "$1")
 ROOT=$(cd "$(dirname "$0")/../../.." && pwd)
 CACHE=${2:-/tmp/stemdyn-bench-latency-frames}
 T=$(mktemp -d /tmp/stemdyn-latency-XXXXXX)
-trap 'kill -9 $(jobs -p) 2>/dev/null; [ -n "${KEEP:-}" ] || rm -rf "$T"' EXIT
+RUN=
+# the supervisor first, by SIGTERM: it stops its stages (SIGKILL would orphan them)
+trap '[ -n "$RUN" ] && kill -TERM $RUN 2>/dev/null && wait $RUN; kill -9 $(jobs -p) 2>/dev/null; rm -rf "$T"' EXIT
 PY=/usr/bin/python3
 [ -x $PY ] || PY=python3
 
@@ -66,7 +68,7 @@ sys.exit(p.wait())
 EOF
 crc=$?
 echo "load after:  $(cut -d' ' -f1-3 /proc/loadavg)"
-kill -TERM $RUN; wait $RUN
+kill -TERM $RUN; wait $RUN; RUN=
 [ $crc = 0 ] || echo "console exit status $crc"
 $PY - "$T/session/recon/latency.csv" "$T/console.stamped" <<'EOF'
 import csv, sys
