@@ -551,6 +551,17 @@ ingest_receiver_t *ingest_receiver_new(const ingest_receiver_opts_t *o, sd_err_t
         if (!r->push) goto sockfail;
         zsock_set_sndhwm(r->push, r->o.hwm);
         zsock_set_linger(r->push, 1000);
+        if (r->auth) { /* with keys, recon must authenticate too (same zauth, same cert) */
+            zcert_t *cert = zcert_load(r->o.server_cert);
+            if (!cert) {
+                sd_err_set(e, SD_ENOTFOUND, "server certificate %s: cannot load", r->o.server_cert);
+                goto fail;
+            }
+            zcert_apply(cert, r->push);
+            zcert_destroy(&cert);
+            zsock_set_curve_server(r->push, 1);
+            zsock_set_zap_domain(r->push, "stemdyn");
+        }
         if (zsock_bind(r->push, "%s", r->o.recon) < 0) {
             sd_err_set(e, SD_EIO, "cannot bind %s (recon): %s", r->o.recon,
                        zmq_strerror(zmq_errno()));

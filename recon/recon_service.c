@@ -113,9 +113,8 @@ recon_service_t *recon_service_new(const sd_config_t *cfg, sd_err_t *e)
     zmq_setsockopt(s->broker, ZMQ_LINGER, &linger, sizeof linger);
     zmq_setsockopt(s->broker, ZMQ_SNDHWM, &hwm, sizeof hwm);
     zmq_setsockopt(s->broker, ZMQ_RCVHWM, &hwm, sizeof hwm);
-    /* recon_in stays plain: ingest's PUSH bind to recon is not a CURVE server
-     * (deploy recon next to ingest, recon_in on loopback) */
-    if (sd_secure_client(s->broker, &cfg->security, e)) {
+    /* with keys, ingest's PUSH (recon_in) and the broker are CURVE servers */
+    if (sd_secure_client(s->in, &cfg->security, e) || sd_secure_client(s->broker, &cfg->security, e)) {
         recon_service_destroy(&s);
         return NULL;
     }
