@@ -12,6 +12,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <unistd.h>
 
 typedef struct sdt {
     int passed, failed;
@@ -127,6 +129,36 @@ static inline const char *sdt_shared_or_skip(const char *rel, char *buf, size_t 
     if (!f) SDT_SKIP("reference file %s not found (set STEMDYN_SHARED_DIR)", buf);
     fclose(f);
     return buf;
+}
+
+/* Runs a command entry point in-process with stdout and stderr captured into
+ * out[0..outlen) (NUL-terminated); returns its exit status. */
+static inline int sdt_capture(int (*run)(int, char **), int argc, char **argv, char *out,
+                              size_t outlen)
+{
+    char path[64];
+    snprintf(path, sizeof path, "sdt_capture_%d.txt", (int)getpid());
+    fflush(stdout);
+    fflush(stderr);
+    int save_err = dup(2), save_out = dup(1);
+    int fd = open(path, O_CREAT | O_TRUNC | O_WRONLY, 0644);
+    dup2(fd, 2);
+    dup2(fd, 1);
+    close(fd);
+    int rc = run(argc, argv);
+    fflush(stdout);
+    fflush(stderr);
+    dup2(save_err, 2);
+    dup2(save_out, 1);
+    close(save_err);
+    close(save_out);
+    FILE *f = fopen(path, "r");
+    size_t n = f ? fread(out, 1, outlen - 1, f) : 0;
+    out[n] = 0;
+    if (f)
+        fclose(f);
+    remove(path);
+    return rc;
 }
 
 #endif

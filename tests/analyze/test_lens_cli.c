@@ -8,35 +8,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-/* Runs `lens ARGS...`, stderr (and stdout) captured into err[]. */
-static int run_lens(char *err, size_t errlen, int argc, char **argv)
-{
-    fflush(stdout);
-    fflush(stderr);
-    int save_err = dup(2), save_out = dup(1);
-    int fd = open("lens_cli_stderr.txt", O_CREAT | O_TRUNC | O_WRONLY, 0644);
-    dup2(fd, 2);
-    dup2(fd, 1);
-    close(fd);
-    int rc = lens_cmd_run(argc, argv);
-    fflush(stdout);
-    fflush(stderr);
-    dup2(save_err, 2);
-    dup2(save_out, 1);
-    close(save_err);
-    close(save_out);
-    FILE *f = fopen("lens_cli_stderr.txt", "r");
-    size_t n = f ? fread(err, 1, errlen - 1, f) : 0;
-    err[n] = 0;
-    if (f) fclose(f);
-    remove("lens_cli_stderr.txt");
-    return rc;
-}
-
 #define RUN(err, ...)                                                                    \
     ({                                                                                   \
         char *av_[] = {"lens", __VA_ARGS__, NULL};                                       \
-        run_lens(err, sizeof err, (int)(sizeof av_ / sizeof av_[0]) - 1, av_);            \
+        sdt_capture(lens_cmd_run, (int)(sizeof av_ / sizeof av_[0]) - 1, av_, err, sizeof err);            \
     })
 
 static void write_text(const char *path, const char *s)

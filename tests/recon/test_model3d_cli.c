@@ -10,34 +10,10 @@
 #include <fcntl.h>
 #include <unistd.h>
 
-static int run_cmd(char *out, size_t outlen, int argc, char **argv)
-{
-    fflush(stdout);
-    fflush(stderr);
-    int save_err = dup(2), save_out = dup(1);
-    int fd = open("recon_m3_cli_out.txt", O_CREAT | O_TRUNC | O_WRONLY, 0644);
-    dup2(fd, 2);
-    dup2(fd, 1);
-    close(fd);
-    int rc = recon_cmd_reconstruct(argc, argv);
-    fflush(stdout);
-    fflush(stderr);
-    dup2(save_err, 2);
-    dup2(save_out, 1);
-    close(save_err);
-    close(save_out);
-    FILE *f = fopen("recon_m3_cli_out.txt", "r");
-    size_t n = f ? fread(out, 1, outlen - 1, f) : 0;
-    out[n] = 0;
-    if (f) fclose(f);
-    remove("recon_m3_cli_out.txt");
-    return rc;
-}
-
 #define RUN(out, ...)                                                                    \
     ({                                                                                   \
         char *av_[] = {"reconstruct", __VA_ARGS__, NULL};                                \
-        run_cmd(out, sizeof out, (int)(sizeof av_ / sizeof av_[0]) - 1, av_);            \
+        sdt_capture(recon_cmd_reconstruct, (int)(sizeof av_ / sizeof av_[0]) - 1, av_, out, sizeof out);            \
     })
 
 static void write_text(const char *path, const char *s)
