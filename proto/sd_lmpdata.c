@@ -39,21 +39,7 @@ static int tokenize(char *s, char **tok, int max, char **comment)
             *comment = h;
         }
     }
-    int n = 0;
-    char *p = s;
-    for (;;) {
-        while (isspace((unsigned char)*p))
-            p++;
-        if (!*p)
-            return n;
-        if (n == max)
-            return max + 1;
-        tok[n++] = p;
-        while (*p && !isspace((unsigned char)*p))
-            p++;
-        if (*p)
-            *p++ = '\0';
-    }
+    return sd_split_ws(s, tok, max);
 }
 
 static int is_body_line(const char *s)

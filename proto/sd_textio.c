@@ -1,5 +1,6 @@
 #include "sd_textio.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
@@ -303,5 +304,24 @@ void sd_atomic_abort(sd_atomic_file_t *af)
         fclose(af->f);
         af->f = NULL;
         unlink(af->tmp);
+    }
+}
+
+int sd_split_ws(char *s, char **tok, int max)
+{
+    int n = 0;
+    char *p = s;
+    for (;;) {
+        while (isspace((unsigned char)*p))
+            p++;
+        if (!*p)
+            return n;
+        if (n == max)
+            return max + 1;
+        tok[n++] = p;
+        while (*p && !isspace((unsigned char)*p))
+            p++;
+        if (*p)
+            *p++ = '\0';
     }
 }

@@ -35,6 +35,10 @@ int sd_linesrc_next(sd_linesrc_t *s, const char *name, sd_err_t *e);
 /* Bytes left after the current position, or -1 when unknown. */
 int64_t sd_linesrc_remaining(const sd_linesrc_t *s);
 
+/* Splits s (modified in place) on whitespace into tok[0..max); returns the
+ * count, or max + 1 to signal "too many". */
+int sd_split_ws(char *s, char **tok, int max);
+
 /* Whole token must be a finite double / an int64; 0 on success, -1 otherwise. */
 int sd_parse_f64(const char *tok, double *out);
 int sd_parse_i64(const char *tok, int64_t *out);

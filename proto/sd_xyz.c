@@ -221,27 +221,6 @@ static int parse_bool(const char *t, int *out)
     return 0;
 }
 
-/* Splits s (modified in place) on whitespace; returns the count (≤ max+1 to
- * signal "too many"). */
-static int split_ws(char *s, char **tok, int max)
-{
-    int n = 0;
-    char *p = s;
-    for (;;) {
-        while (isspace((unsigned char)*p))
-            p++;
-        if (!*p)
-            return n;
-        if (n == max)
-            return max + 1;
-        tok[n++] = p;
-        while (*p && !isspace((unsigned char)*p))
-            p++;
-        if (*p)
-            *p++ = '\0';
-    }
-}
-
 /* ---- Properties=… ------------------------------------------------------ */
 
 enum col_kind { COL_SPECIES, COL_POS, COL_REAL, COL_INT, COL_BOOL, COL_Z, COL_SKIP };
@@ -472,7 +451,7 @@ int sd_xyz_reader_next(sd_xyz_reader_t *r, sd_atoms_t **out, sd_err_t *e)
                 char tmp[1024];
                 snprintf(tmp, sizeof tmp, "%s", v);
                 char *tok[10];
-                int nt = split_ws(tmp, tok, 9);
+                int nt = sd_split_ws(tmp, tok, 9);
                 if (nt != 9) {
                     rc = sd_err_set(e, SD_EFORMAT, "%s: line %ld: Lattice needs 9 numbers, got %d", nm, cline, nt);
                     goto fail;
@@ -492,7 +471,7 @@ int sd_xyz_reader_next(sd_xyz_reader_t *r, sd_atoms_t **out, sd_err_t *e)
                 char tmp[256];
                 snprintf(tmp, sizeof tmp, "%s", v);
                 char *tok[4];
-                int nt = split_ws(tmp, tok, 3);
+                int nt = sd_split_ws(tmp, tok, 3);
                 if (nt != 3 || parse_bool(tok[0], &a->pbc[0]) || parse_bool(tok[1], &a->pbc[1]) ||
                     parse_bool(tok[2], &a->pbc[2])) {
                     rc = sd_err_set(e, SD_EFORMAT, "%s: line %ld: pbc must be three of T/F, got '%.40s'", nm, cline, v);
@@ -521,7 +500,7 @@ int sd_xyz_reader_next(sd_xyz_reader_t *r, sd_atoms_t **out, sd_err_t *e)
                             s->lineno + 1, (long long)i, (long long)n, (long long)r->frame);
             goto fail;
         }
-        int nt = split_ws(s->line, tok, MAX_COLUMNS);
+        int nt = sd_split_ws(s->line, tok, MAX_COLUMNS);
         if (plain ? nt < ncol : nt != ncol) {
             rc = sd_err_set(e, SD_EFORMAT, "%s: line %ld: expected %s%d columns, got %s%d", nm, s->lineno,
                             plain ? "at least " : "", ncol, nt > MAX_COLUMNS ? "more than " : "",

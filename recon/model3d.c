@@ -28,6 +28,7 @@
  * per neighbouring column pair and level difference once: a move costs a few
  * hundred table look-ups and square roots, no exponential. */
 #include "model3d.h"
+#include "stemsim.h"
 
 #include "sd_atoms.h"
 #include "sd_clock.h"
@@ -57,41 +58,8 @@ static int cmp_double(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-/* xoshiro256** seeded by splitmix64: a local, reproducible stream. */
-typedef struct {
-    uint64_t s[4];
-} rng_t;
-
-static uint64_t splitmix64(uint64_t *x)
-{
-    uint64_t z = (*x += 0x9E3779B97F4A7C15ULL);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
-    return z ^ (z >> 31);
-}
-
-static void rng_seed(rng_t *r, uint64_t seed)
-{
-    for (int i = 0; i < 4; i++) r->s[i] = splitmix64(&seed);
-}
-
-static uint64_t rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
-
-static uint64_t rng_next(rng_t *r)
-{
-    uint64_t *s = r->s;
-    uint64_t res = rotl(s[1] * 5, 7) * 9, t = s[1] << 17;
-    s[2] ^= s[0];
-    s[3] ^= s[1];
-    s[1] ^= s[2];
-    s[0] ^= s[3];
-    s[2] ^= t;
-    s[3] = rotl(s[3], 45);
-    return res;
-}
-
-/* uniform in [0, n) without modulo bias worth caring about (n << 2^64) */
-static int64_t rng_below(rng_t *r, int64_t n) { return (int64_t)((rng_next(r) >> 11) % (uint64_t)n); }
+/* The recon stream (xoshiro256** seeded by splitmix64, stemsim.c): local and reproducible. */
+static int64_t rng_below(recon_rng_t *r, int64_t n) { return (int64_t)((recon_rng_next(r) >> 11) % (uint64_t)n); }
 
 /* ------------------------------------------------------------------------ */
 /* FCC lattice constant of the potential                                     */
@@ -855,13 +823,13 @@ int recon_model3d_build(const recon_columns_t *cols, const recon_model3d_opts_t 
         }
     }
     int nmin = 0;
-    rng_t rng;
-    rng_seed(&rng, o.seed);
+    recon_rng_t rng;
+    recon_rng_seed(&rng, o.seed);
     double de_max = -KB_EV * o.temp_K * log(o.threshold); /* P > thr ⇔ ΔE < de_max */
     int last_down = 1; /* the start counts as reached "downhill" */
     for (int64_t it = 0; it < o.iterations; it++) {
         int64_t j = rng_below(&rng, nu);
-        int dir = (rng_next(&rng) >> 63) ? 1 : -1;
+        int dir = (recon_rng_next(&rng) >> 63) ? 1 : -1;
         double before = recon_m3_mc_energy(mc);
         double dE = mc_do(mc, j, dir);
         if (!(dE < de_max)) {
