@@ -59,24 +59,9 @@ mkdir -p "$T/keys/allowed"
 "$B" keygen "$T/keys/server" > /dev/null || die "keygen"
 "$B" keygen "$T/keys/client" > /dev/null || die "keygen"
 cp "$T/keys/client" "$T/keys/allowed/"
-base=$(( 20000 + ($$ * 19 + 3) % 20000 ))
-common() {
-cat <<EOF
-endpoints = {
-  console_in = "tcp://127.0.0.1:$((base))";
-  console_return = "tcp://127.0.0.1:$((base+1))";
-  recon_in = "tcp://127.0.0.1:$((base+2))";
-  broker_front = "tcp://127.0.0.1:$((base+3))";
-  broker_back = "tcp://$H:$((base+4))";
-  analyze_in = "tcp://$H:$((base+5))";
-  stats_pub = "tcp://127.0.0.1:$((base+6))";
-  stats_snapshot = "tcp://127.0.0.1:$((base+7))";
-};
-md = { thermalize_steps = 200L; production_ns = 0.004; analyse_from_ns = 0.0;
-       dump_every_ns = 0.001; checkpoint_every_ns = 0.002; seed = 4242L; };
-limits = { heartbeat_s = 0.2; heartbeat_liveness = 5; };
-EOF
-}
+. "$(dirname "$0")/../lib/stemdyn_test.sh"
+base=$(sdt_base_port 3)
+common() { sdt_endpoints $base "$H"; sdt_short_md 200 0.004; }
 { echo "data_dir = \"$T/session\"; workers = 0;"; common
   echo "security = { server_cert = \"$T/keys/server\"; client_certs = \"$T/keys/allowed\";"
   echo "             client_cert = \"$T/keys/client\"; server_public = \"$T/keys/server\"; };"
@@ -91,10 +76,7 @@ cp "$T/keys/server" "$T/wkeys/server.pub"
 { echo "data_dir = \"$T/wdata2\";"; common; } > "$T/nokeys.conf"
 per_run=5
 
-mkdir -p "$T/frames"
-m=$(ls "$(dirname "$0")"/../../deploy/data/paper_nps/*.data | head -n 1)
-"$B" stem-sim "$m" -o "$T/frames/f_01.tif" --zone 110 --dose 1e4 --size 256 --seed 1 \
-     > /dev/null || die "stem-sim"
+sdt_frames "$B" 1 256 "$T/frames" || die "stem-sim"
 
 "$B" run --config "$T/host.conf" > "$T/run.log" 2>&1 &
 RUN=$!

@@ -19,44 +19,15 @@ PY=/usr/bin/python3
 fail() { echo "FAIL: $*"; echo "--- run.log (tail)"; grep -v "ingest: received" "$T/run.log" 2>/dev/null | tail -n 60
          echo "--- monitor"; sed 's/\x1b\[[0-9;]*[HJ]//g' "$T/monitor.txt" 2>/dev/null | tail -n 20; echo "0 passed, 1 failed"; exit 1; }
 
-# ports unique to this run, so tests and a demo can run side by side
-base=$(( 20000 + ($$ * 13) % 20000 ))
-cat > "$T/conf" <<EOF
-data_dir = "$T/session";
-workers = 1;
-endpoints = {
-  console_in = "tcp://127.0.0.1:$((base))";
-  console_return = "tcp://127.0.0.1:$((base+1))";
-  recon_in = "tcp://127.0.0.1:$((base+2))";
-  broker_front = "tcp://127.0.0.1:$((base+3))";
-  broker_back = "tcp://127.0.0.1:$((base+4))";
-  analyze_in = "tcp://127.0.0.1:$((base+5))";
-  stats_pub = "tcp://127.0.0.1:$((base+6))";
-  stats_snapshot = "tcp://127.0.0.1:$((base+7))";
-};
-md = { thermalize_steps = 500L; production_ns = 0.006; analyse_from_ns = 0.0;
-       dump_every_ns = 0.001; checkpoint_every_ns = 0.002; seed = 4242L; };
-limits = { heartbeat_s = 0.2; heartbeat_liveness = 5; };
-EOF
+. "$(dirname "$0")/../lib/stemdyn_test.sh"
+base=$(sdt_base_port 13)
+{ echo "data_dir = \"$T/session\"; workers = 1;"; sdt_endpoints $base; sdt_short_md 500 0.006; } > "$T/conf"
 per_run=7
 want=$((N * per_run))
-models=$(ls "$(dirname "$0")"/../../deploy/data/paper_nps/*.data | head -n "$N")
 
 # 1. the recording
-mkdir -p "$T/frames"
-i=0
-for m in $models; do
-  i=$((i+1))
-  "$B" stem-sim "$m" -o "$T/frames/f_$(printf %02d $i).tif" --zone 110 --dose 1e4 --size 512 \
-       --seed $i >/dev/null || fail "stem-sim $m"
-done
-"$B" ingest --config "$T/conf" --no-recon --no-reply --recording "$T/rec.sdrec" \
-     --exit-after-series 1 --stats-every 0 > "$T/ingest.json" 2> "$T/ingest.log" &
-ING=$!
-sleep 0.5
-"$B" console --config "$T/conf" --images "$T/frames" --interval 0 --pixel-size 0.12 \
-     --series-id pipeline-test --no-return --wait 0 > /dev/null 2>&1 || fail "console"
-wait $ING || fail "ingest (recording)"
+sdt_frames "$B" "$N" 512 "$T/frames" || fail "stem-sim"
+sdt_record "$B" "$T/conf" "$T/frames" "$T/rec.sdrec" pipeline-test || fail "recording"
 
 # 2. the reference
 "$B" offline "$T/rec.sdrec" --config "$T/conf" -o "$T/offline" 2> "$T/offline.log" || fail "offline: $(tail -3 $T/offline.log)"

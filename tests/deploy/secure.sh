@@ -26,26 +26,11 @@ mkdir -p "$T/keys/allowed"
 "$B" keygen "$T/keys/rogue" > /dev/null || die "keygen rogue"
 cp "$T/keys/client" "$T/keys/allowed/client"
 
-base=$(( 20000 + ($$ * 17 + 7) % 20000 ))
-endpoints() {
-cat <<EOF
-endpoints = {
-  console_in = "tcp://127.0.0.1:$((base))";
-  console_return = "tcp://127.0.0.1:$((base+1))";
-  recon_in = "tcp://127.0.0.1:$((base+2))";
-  broker_front = "tcp://127.0.0.1:$((base+3))";
-  broker_back = "tcp://127.0.0.1:$((base+4))";
-  analyze_in = "tcp://127.0.0.1:$((base+5))";
-  stats_pub = "tcp://127.0.0.1:$((base+6))";
-  stats_snapshot = "tcp://127.0.0.1:$((base+7))";
-};
-EOF
-}
-{ echo "data_dir = \"$T/session\"; workers = 1;"; endpoints
+. "$(dirname "$0")/../lib/stemdyn_test.sh"
+base=$(sdt_base_port 7)
+endpoints() { sdt_endpoints $base; }
+{ echo "data_dir = \"$T/session\"; workers = 1;"; endpoints; sdt_short_md 200 0.004
   cat <<EOF
-md = { thermalize_steps = 200L; production_ns = 0.004; analyse_from_ns = 0.0;
-       dump_every_ns = 0.001; checkpoint_every_ns = 0.002; seed = 4242L; };
-limits = { heartbeat_s = 0.2; heartbeat_liveness = 5; };
 security = { server_cert = "$T/keys/server"; client_certs = "$T/keys/allowed";
              client_cert = "$T/keys/client"; server_public = "$T/keys/server"; };
 EOF
@@ -58,13 +43,7 @@ per_run=5
 want=$((N * per_run))
 
 # frames of the paper models
-mkdir -p "$T/frames"
-i=0
-for m in $(ls "$(dirname "$0")"/../../deploy/data/paper_nps/*.data | head -n "$N"); do
-  i=$((i+1))
-  "$B" stem-sim "$m" -o "$T/frames/f_$(printf %02d $i).tif" --zone 110 --dose 1e4 --size 256 \
-       --seed $i > /dev/null || die "stem-sim $m"
-done
+sdt_frames "$B" "$N" 256 "$T/frames" || die "stem-sim"
 
 "$B" run --config "$T/conf" > "$T/run.log" 2>&1 &
 RUN=$!

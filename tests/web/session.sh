@@ -6,7 +6,8 @@
 PY=/usr/bin/python3
 [ -x $PY ] || PY=python3
 fail() { echo "FAIL: $*"; for f in run.log web.log; do [ -f "$T/$f" ] && { echo "--- $f (tail)"; tail -n 30 "$T/$f"; }; done; echo "0 passed, 1 failed"; exit 1; }
-base=$(( 20000 + ($$ * 17 + 7) % 20000 ))
+. "$(dirname "${BASH_SOURCE[0]}")/../lib/stemdyn_test.sh"
+base=$(sdt_base_port 7)
 RUN=
 # On any exit: `stemdyn run` gets SIGTERM and stops its stages (a SIGKILL
 # would orphan them), then whatever else is left is killed.
@@ -22,38 +23,9 @@ trap cleanup EXIT
 PER_RUN=7
 WANT=$((N * PER_RUN))
 start_session() {
-  cat > "$T/conf" <<CONF
-data_dir = "$T/session";
-workers = 1;
-endpoints = {
-  console_in = "tcp://127.0.0.1:$((base))";
-  console_return = "tcp://127.0.0.1:$((base+1))";
-  recon_in = "tcp://127.0.0.1:$((base+2))";
-  broker_front = "tcp://127.0.0.1:$((base+3))";
-  broker_back = "tcp://127.0.0.1:$((base+4))";
-  analyze_in = "tcp://127.0.0.1:$((base+5))";
-  stats_pub = "tcp://127.0.0.1:$((base+6))";
-  stats_snapshot = "tcp://127.0.0.1:$((base+7))";
-};
-md = { thermalize_steps = 500L; production_ns = 0.006; analyse_from_ns = 0.0;
-       dump_every_ns = 0.001; checkpoint_every_ns = 0.002; seed = 4242L; };
-limits = { heartbeat_s = 0.2; heartbeat_liveness = 5; };
-CONF
-  local models i=0
-  models=$(ls "$SRC"/deploy/data/paper_nps/*.data | head -n "$N")
-  mkdir -p "$T/frames"
-  for m in $models; do
-    i=$((i+1))
-    "$B" stem-sim "$m" -o "$T/frames/f_$(printf %02d $i).tif" --zone 110 --dose 1e4 --size 512 \
-         --seed $i >/dev/null || fail "stem-sim $m"
-  done
-  "$B" ingest --config "$T/conf" --no-recon --no-reply --recording "$T/rec.sdrec" \
-       --exit-after-series 1 --stats-every 0 > "$T/ingest.json" 2> "$T/ingest.log" &
-  local ING=$!
-  sleep 0.5
-  "$B" console --config "$T/conf" --images "$T/frames" --interval 0 --pixel-size 0.12 \
-       --series-id web-test --no-return --wait 0 > /dev/null 2>&1 || fail "console"
-  wait $ING || fail "ingest (recording)"
+  { echo "data_dir = \"$T/session\"; workers = 1;"; sdt_endpoints $base; sdt_short_md 500 0.006; } > "$T/conf"
+  sdt_frames "$B" "$N" 512 "$T/frames" || fail "stem-sim"
+  sdt_record "$B" "$T/conf" "$T/frames" "$T/rec.sdrec" web-test || fail "recording"
   "$B" run --config "$T/conf" > "$T/run.log" 2>&1 &
   RUN=$!
   sleep 1
