@@ -4,7 +4,7 @@ set -euo pipefail
 PKGS=(build-essential cmake pkg-config clang libclang-rt-14-dev
       libzmq3-dev libczmq-dev libmsgpack-dev libfftw3-dev liburing-dev libtiff-dev
       liblapacke-dev libsleef-dev libconfig-dev libmicrohttpd-dev
-      lammps python3-ase python3-numpy python3-zmq python3-msgpack python3-matplotlib iproute2
+      lammps python3-ase python3-numpy python3-zmq python3-msgpack python3-matplotlib python3-pil iproute2
       chromium chromium-driver)
 missing=()
 for p in "${PKGS[@]}"; do
