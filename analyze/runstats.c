@@ -430,6 +430,20 @@ void runstats_mean_p(const runstats_t *s, double *p)
     free(all);
 }
 
+/* Points the message's arrays at one run's (or the merge's) state. */
+static void set_arrays(sd_msg_stats_t *m, int64_t frames, const int64_t *counts,
+                       const int64_t *pops, const double *mean, const double *sd, const double *P,
+                       const double *tau)
+{
+    m->frames = frames;
+    m->counts = counts;
+    m->populations = pops;
+    m->pop_mean = mean;
+    m->pop_std = sd;
+    m->P = P;
+    m->tau_ns = tau;
+}
+
 int runstats_message(runstats_t *s, int64_t run_id, sd_msg_t *out, sd_err_t *e)
 {
     sd_msg_init(out, SD_MSG_STATS);
@@ -457,13 +471,7 @@ int runstats_message(runstats_t *s, int64_t run_id, sd_msg_t *out, sd_err_t *e)
         }
         fill_derived(k, s->m_counts, (double)s->m_frames, s->m_sum, s->m_sq, s->o.dt_ns, s->m_mean,
                      s->m_std, s->m_P, s->m_tau);
-        m->frames = s->m_frames;
-        m->counts = s->m_counts;
-        m->populations = s->m_pop;
-        m->pop_mean = s->m_mean;
-        m->pop_std = s->m_std;
-        m->P = s->m_P;
-        m->tau_ns = s->m_tau;
+        set_arrays(m, s->m_frames, s->m_counts, s->m_pop, s->m_mean, s->m_std, s->m_P, s->m_tau);
         m->has_lens = s->nruns > 0;
         memcpy(m->lens_fractions, lf, sizeof lf);
         m->sim_ns = sim;
@@ -476,13 +484,7 @@ int runstats_message(runstats_t *s, int64_t run_id, sd_msg_t *out, sd_err_t *e)
         return sd_err_set(e, SD_ENOTFOUND, "no run %lld", (long long)run_id);
     fill_derived(k, r->counts, (double)r->frames, r->pop_sum, r->pop_sq, s->o.dt_ns, r->pop_mean,
                  r->pop_std, r->P, r->tau);
-    m->frames = r->frames;
-    m->counts = r->counts;
-    m->populations = r->pop_now;
-    m->pop_mean = r->pop_mean;
-    m->pop_std = r->pop_std;
-    m->P = r->P;
-    m->tau_ns = r->tau;
+    set_arrays(m, r->frames, r->counts, r->pop_now, r->pop_mean, r->pop_std, r->P, r->tau);
     m->has_lens = 1;
     memcpy(m->lens_fractions, r->lens_frac, sizeof r->lens_frac);
     m->sim_ns = r->sim_ns;
