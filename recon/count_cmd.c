@@ -247,8 +247,11 @@ static void sim_usage(FILE *f)
             "  --background B   added intensity (0)\n"
             "  --scan-noise P   σ of a per-row x jitter, pixels (0)\n"
             "  --lib FILE       SCS library (default: Pt library × %.4f for Au)\n"
-            "  --truth FILE     true columns CSV (x,y,eta,rho,scs,count,probability): columns closer\n"
-            "                   than --resolve Å (1.5) are merged, as no microscope separates them\n"
+            "  --resolve R      atom groups closer than R Å (1.5) in projection are one column (a displaced\n"
+            "                   surface atom joins its column: its SCS is the library's for the total count)\n"
+            "  --split-columns  draw each projected atom group at its own position with its own SCS\n"
+            "                   (lib(n) + lib(1) beside a column, not lib(n+1)); the truth stays resolved\n"
+            "  --truth FILE     true columns CSV (x,y,eta,rho,scs,count,probability): the resolved columns\n"
             "  -h, --help       this text\n",
             RECON_AU_OVER_PT);
 }
@@ -269,13 +272,14 @@ int recon_cmd_stemsim(int argc, char **argv)
         {"seed", required_argument, 0, 's'},    {"background", required_argument, 0, 'b'},
         {"scan-noise", required_argument, 0, 'j'}, {"lib", required_argument, 0, 'l'},
         {"truth", required_argument, 0, 't'},   {"resolve", required_argument, 0, 'R'},
-        {"help", no_argument, 0, 'h'},
+        {"split-columns", no_argument, 0, 'S'}, {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0},
     };
     recon_stemsim_opts_t o;
     recon_stemsim_opts_default(&o);
     const char *out = NULL, *truth = NULL, *libpath = NULL;
     double resolve = 1.5;
+    int split = 0;
     int64_t iv;
     int c;
     sd_err_t e;
@@ -317,6 +321,7 @@ int recon_cmd_stemsim(int argc, char **argv)
         case 'R':
             if (sd_cli_parse_double(optarg, "--resolve", 0, 10, &resolve, &e)) return sd_cli_fail(cmd, SD_EXIT_USAGE, "%s", e.msg);
             break;
+        case 'S': split = 1; break;
         case 'h': sim_usage(stdout); return SD_EXIT_OK;
         case ':': return sd_cli_fail(cmd, SD_EXIT_USAGE, "option %s needs a value", argv[optind - 1]);
         default: return sd_cli_fail(cmd, SD_EXIT_USAGE, "unknown option %s (see --help)", argv[optind - 1]);
@@ -335,14 +340,19 @@ int recon_cmd_stemsim(int argc, char **argv)
         free(lib);
         return sd_cli_fail(cmd, SD_EXIT_FAIL, "%s", e.msg);
     }
-    recon_columns_t cols;
+    recon_columns_t groups, cols;
     double axis[3];
-    int rc = recon_stemsim_columns(a->pos, a->n, &o, &cols, axis, &e);
+    int rc = recon_stemsim_columns(a->pos, a->n, &o, &groups, axis, &e);
     int64_t natoms = a->n;
     sd_atoms_destroy(&a);
     if (rc) {
         free(lib);
         return sd_cli_fail(cmd, SD_EXIT_FAIL, "%s: %s", argv[optind], e.msg);
+    }
+    rc = recon_stemsim_truth(&groups, resolve, &o, &cols, &e);
+    if (rc) {
+        recon_columns_free(&groups), free(lib);
+        return sd_cli_fail(cmd, SD_EXIT_FAIL, "%s", e.msg);
     }
     sd_image_t img;
     memset(&img, 0, sizeof img);
@@ -352,28 +362,24 @@ int recon_cmd_stemsim(int argc, char **argv)
     img.src_type = SD_PIX_F64;
     img.data = malloc((size_t)(o.size * o.size) * sizeof *img.data);
     if (!img.data) rc = sd_err_set(&e, SD_ENOMEM, "out of memory for a %lld² image", (long long)o.size);
-    if (!rc) rc = recon_stemsim_render(&cols, &o, img.data, &e);
+    if (!rc) rc = recon_stemsim_render(split ? &groups : &cols, &o, img.data, &e);
     if (!rc) {
         if (has_ext(out, ".tif") || has_ext(out, ".tiff")) rc = sd_image_write_tiff(out, &img, SD_PIX_F32, &e);
         else if (has_ext(out, ".mrc")) rc = sd_image_write_mrc(out, &img, SD_PIX_F32, &e);
         else rc = sd_image_write_raw(out, &img, SD_PIX_F64, &e);
     }
-    int64_t nres = -1;
-    if (!rc && truth) {
-        recon_columns_t tc;
-        rc = recon_stemsim_truth(&cols, resolve, &o, &tc, &e);
-        if (!rc) rc = recon_columns_write_csv(truth, &tc, &e);
-        if (!rc) nres = tc.n;
-        recon_columns_free(&tc);
-    }
+    if (!rc && truth) rc = recon_columns_write_csv(truth, &cols, &e);
     if (!rc) {
         int64_t maxc = 0;
         for (int64_t i = 0; i < cols.n; i++) maxc = cols.count[i] > maxc ? cols.count[i] : maxc;
-        printf("%s: %lld atoms in %lld columns (thickest %lld) along [%.3f %.3f %.3f] -> %s (%lld², dx %.4g Å, dose %g e/Å²)\n",
-               argv[optind], (long long)natoms, (long long)cols.n, (long long)maxc, axis[0], axis[1], axis[2], out,
-               (long long)o.size, o.dx, o.dose);
-        if (nres >= 0) printf("truth: %lld resolvable columns (closer than %g Å merged) -> %s\n", (long long)nres, resolve, truth);
+        printf("%s: %lld atoms in %lld columns (thickest %lld; %lld projected atom groups, closer than %g Å "
+               "merged%s) along [%.3f %.3f %.3f] -> %s (%lld², dx %.4g Å, dose %g e/Å²)\n",
+               argv[optind], (long long)natoms, (long long)cols.n, (long long)maxc, (long long)groups.n, resolve,
+               split ? "; image drawn from the groups" : "", axis[0], axis[1], axis[2], out, (long long)o.size,
+               o.dx, o.dose);
+        if (truth) printf("truth: %lld columns -> %s\n", (long long)cols.n, truth);
     }
+    recon_columns_free(&groups);
     free(img.data);
     recon_columns_free(&cols);
     free(lib);

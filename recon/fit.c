@@ -408,6 +408,8 @@ int recon_fit_gaussians(const double *img, int64_t h, int64_t w, double dx, cons
     if (!img || !o || (n > 0 && (!xy || !eta)) || !rho || !zeta) return sd_err_set(e, SD_EINVAL, "fit: NULL argument");
     if (h < 1 || w < 1 || n < 0) return sd_err_set(e, SD_EINVAL, "fit: empty image or negative column count");
     if (!(dx > 0)) return sd_err_set(e, SD_ERANGE, "fit: pixel size dx = %g must be > 0", dx);
+    if (o->fix_width && !(o->rho0 > 0))
+        return sd_err_set(e, SD_EINVAL, "fit: a fixed width needs rho0 > 0 (got %g)", o->rho0);
     fitws_t s;
     memset(&s, 0, sizeof s);
     s.I = img, s.h = h, s.w = w, s.n = n;
@@ -456,6 +458,10 @@ int recon_fit_gaussians(const double *img, int64_t h, int64_t w, double dx, cons
     eval_rho(&s, r0, &err);
     if (err) rc = SD_ENOMEM;
     int outer = o->outer_iters > 0 ? o->outer_iters : 1, sweeps = o->max_sweeps > 0 ? o->max_sweeps : 1;
+    if (o->fix_positions) { /* the width search alone; eval_rho left the heights solved */
+        if (!rc && !o->fix_width) rc = search_rho(&s, 0.7 * s.rho, 1.4 * s.rho);
+        outer = 0;
+    }
     for (int it = 0; it < outer && !rc; it++) {
         for (int sw = 0; sw < sweeps && !rc; sw++) {
             build_model(&s);
@@ -468,7 +474,7 @@ int recon_fit_gaussians(const double *img, int64_t h, int64_t w, double dx, cons
             else solve_linear(&s);
             if (maxmove < 1e-3) break;
         }
-        if (!rc) rc = search_rho(&s, 0.7 * s.rho, 1.4 * s.rho);
+        if (!rc && !o->fix_width) rc = search_rho(&s, 0.7 * s.rho, 1.4 * s.rho);
     }
     if (rc) {
         free(s.X), free(s.Y), free(s.X0), free(s.Y0), ws_free(&s);

@@ -110,6 +110,8 @@ typedef struct recon_fit_opts {
     int outer_iters;     /* alternations positions ↔ width (3) */
     double rho0;         /* start width Å; <= 0: mean NN distance / 4 */
     int poisson_weights; /* 1: final heights by Poisson-weighted LS (0: StatSTEM's unweighted) */
+    int fix_positions;   /* 1: positions are known (e.g. a model's columns): heights only */
+    int fix_width;       /* 1: ρ = rho0 (must be > 0), no width search */
 } recon_fit_opts_t;
 void recon_fit_opts_default(recon_fit_opts_t *o);
 /* Fits I = ζ + Σ η_c exp(-|r-r_c|²/2ρ²) (boxes ±3ρ) to img[h][w].  xy[n][2]
@@ -117,6 +119,16 @@ void recon_fit_opts_default(recon_fit_opts_t *o);
  * heights; *rho, *zeta receive the width and background. */
 int recon_fit_gaussians(const double *img, int64_t h, int64_t w, double dx, const recon_fit_opts_t *o,
                         double *xy, int64_t n, double *eta, double *rho, double *zeta, sd_err_t *e);
+
+/* Cramér–Rao bound of the SCS under shot noise: sigma[n] (caller-owned)
+ * receives the smallest standard deviation of SCS_c that any unbiased
+ * estimator reaches from one frame of the columns cols (x, y, scs used) drawn
+ * with width rho (Å) on background zeta (>= 0; 0: known to be 0) at `dose`
+ * e/Å², pixels dx Å.  positions_known = 1: heights (and ζ) are the only
+ * unknowns; 0: every column's x, y are fitted too.  Dense in 3n+1 unknowns:
+ * meant for one particle (n up to a few thousand). */
+int recon_scs_crb(const recon_columns_t *cols, double rho, double zeta, double dx, double dose,
+                  int positions_known, double *sigma, sd_err_t *e);
 
 /* --- counting --- */
 typedef struct recon_gmm {

@@ -99,5 +99,48 @@ static void test_fit_bad_input(sdt_t *t)
     CHECK_NEAR(t, zeta, 0.1, 1e-12);
 }
 
-SDT_MAIN(SDT_CASE(test_fit_noise_free), SDT_CASE(test_fit_background), SDT_CASE(test_fit_noisy),
+/* Known positions (and width): heights only, the positions come back
+ * untouched; with the width free it is still found. */
+static void test_fit_known_positions(sdt_t *t)
+{
+    recon_columns_t c;
+    sd_err_t e;
+    int64_t n = make_cols(&c, &e);
+    recon_stemsim_opts_t so;
+    recon_stemsim_opts_default(&so);
+    so.size = 256, so.dose = 0;
+    double *img = malloc(256 * 256 * sizeof *img);
+    CHECK_EQ_INT(t, recon_stemsim_render(&c, &so, img, &e), SD_OK);
+    for (int fixw = 0; fixw < 2; fixw++) {
+        double xy[80], eta[40], rho, zeta;
+        for (int64_t i = 0; i < n; i++) xy[2 * i] = c.x[i], xy[2 * i + 1] = c.y[i];
+        recon_fit_opts_t fo;
+        recon_fit_opts_default(&fo);
+        fo.fix_positions = 1, fo.fix_width = fixw;
+        fo.rho0 = fixw ? 0.7 : 0.6; /* a free width starts off and must find 0.7 */
+        fo.poisson_weights = 1;
+        CHECK_EQ_INT(t, recon_fit_gaussians(img, 256, 256, so.dx, &fo, xy, n, eta, &rho, &zeta, &e), SD_OK);
+        int moved = 0;
+        double dscs = 0;
+        for (int64_t i = 0; i < n; i++) {
+            moved += xy[2 * i] != c.x[i] || xy[2 * i + 1] != c.y[i];
+            dscs = fmax(dscs, fabs(2 * M_PI * eta[i] * rho * rho - c.scs[i]));
+        }
+        CHECK_EQ_INT(t, moved, 0);
+        if (fixw) CHECK(t, rho == 0.7);
+        else CHECK_NEAR(t, rho, 0.7, 2e-3);
+        CHECK_MSG(t, dscs < 1e-3, "max SCS error %g (fixed width %d)", dscs, fixw);
+    }
+    /* a fixed width needs a value */
+    double xy[2] = {5, 5}, eta[1], rho, zeta;
+    recon_fit_opts_t fo;
+    recon_fit_opts_default(&fo);
+    fo.fix_width = 1;
+    CHECK_EQ_INT(t, recon_fit_gaussians(img, 256, 256, so.dx, &fo, xy, 1, eta, &rho, &zeta, &e), SD_EINVAL);
+    CHECK_STR_CONTAINS(t, e.msg, "rho0");
+    free(img);
+    recon_columns_free(&c);
+}
+
+SDT_MAIN(SDT_CASE(test_fit_noise_free), SDT_CASE(test_fit_known_positions), SDT_CASE(test_fit_background), SDT_CASE(test_fit_noisy),
          SDT_CASE(test_fit_fixed_background_and_render), SDT_CASE(test_fit_bad_input))
