@@ -163,3 +163,12 @@ int recon_scs_crb(const recon_columns_t *cols, double rho, double zeta, double d
     free(F);
     return rc;
 }
+
+double recon_lib_p_correct(const double *lib, int nlib, int n, double sigma)
+{
+    if (n < 1 || !(sigma > 0)) return n >= 1 ? 1.0 : 0.0;
+    double mu = recon_lib_scs(lib, nlib, n);
+    double lo = n > 1 ? 0.5 * (mu + recon_lib_scs(lib, nlib, n - 1)) : -INFINITY;
+    double hi = 0.5 * (mu + recon_lib_scs(lib, nlib, n + 1));
+    return 0.5 * (erf((hi - mu) / (sigma * M_SQRT2)) - erf((lo - mu) / (sigma * M_SQRT2)));
+}

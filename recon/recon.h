@@ -129,6 +129,11 @@ int recon_fit_gaussians(const double *img, int64_t h, int64_t w, double dx, cons
  * meant for one particle (n up to a few thousand). */
 int recon_scs_crb(const recon_columns_t *cols, double rho, double zeta, double dx, double dose,
                   int positions_known, double *sigma, sd_err_t *e);
+/* Probability that an unbiased SCS estimate ~ N(lib(n), sigma²) of an n-atom
+ * column lies in n's half-way interval of lib[0..nlib): the exact-count rate
+ * of a library counter at that precision (with recon_scs_crb: the best any
+ * such counter can do). */
+double recon_lib_p_correct(const double *lib, int nlib, int n, double sigma);
 
 /* --- counting --- */
 typedef struct recon_gmm {

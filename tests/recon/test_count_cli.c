@@ -4,6 +4,7 @@
 #include "sdtest.h"
 
 #include <math.h>
+#include <string.h>
 
 #include <stdint.h>
 
@@ -131,6 +132,16 @@ static void test_sim_resolved_and_split(sdt_t *t)
     /* 38 extra groups: each adds lib(1) − (lib(n+1) − lib(n)) ≈ 0.02 − 0.025 + … */
     CHECK_MSG(t, fabs(fs - fr) > 1e-3 * want, "split flux %.6f equals the resolved %.6f", fs, fr);
     recon_columns_free(&tr);
+    /* the information limit of the frame: fitting positions costs precision */
+    snprintf(args, sizeof args, "stem-sim %s -o cli_r8.tif --size 512 --dose 1e4 --crb", model);
+    CHECK_EQ_INT(t, run(args, "cli_sim.txt"), 0);
+    const char *p = strstr(slurp("cli_sim.txt"), "reachable by a library counter: ");
+    double known = 0, fitted = 0;
+    CHECK(t, p && sscanf(p, "reachable by a library counter: %lf %% / %lf %%", &known, &fitted) == 2);
+    CHECK_MSG(t, known > 95 && known < 100 && fitted > 93 && fitted < known, "known %g %%, fitted %g %%", known, fitted);
+    snprintf(args, sizeof args, "stem-sim %s -o cli_r8.tif --size 512 --dose 0 --crb", model);
+    CHECK_EQ_INT(t, run(args, "cli_sim.txt"), 0);
+    CHECK_STR_CONTAINS(t, slurp("cli_sim.txt"), "crb: no noise");
 }
 
 SDT_MAIN(SDT_CASE(test_sim_then_count), SDT_CASE(test_sim_resolved_and_split), SDT_CASE(test_cli_errors))

@@ -1,9 +1,10 @@
 /* Counting benchmark (issue #5 targets):
  *  - synthetic: the ten paper particles (../shared/data/paper_nps) through the
  *    synthetic microscope at 1024², dx 0.12 Å, s 0.7 Å, 10⁴ and 3·10⁴ e/Å²:
- *    % of true columns counted exactly (targets 97 % and 99.5 %), four noise
- *    seeds, split into clean and composite columns (see sweep()), for the
- *    default (StatSTEM), Poisson-weighted heights, and the known-library mode;
+ *    % of true columns counted exactly (targets 97 % and 99.5 %), ten noise
+ *    seeds, for the default (StatSTEM), Poisson-weighted heights, and the
+ *    known-library mode; the information limit of those frames (true
+ *    positions given; Cramér–Rao bound); the --split-columns variant;
  *  - real: PtIr_obs.f64 against StatSTEM's published counts (target 97 %);
  *  - speed: detection + fit + counting of one 1024² frame (median of 5).
  * Prints the numbers; fails only if a frame cannot be processed. */
@@ -28,105 +29,202 @@ static const char *mode_name[3] = {
     "Poisson-weighted heights, mixture counting (--poisson)",
     "known library: Poisson-weighted heights, library counts after a fitted scale (RECON_ORDER_LIBSCALE)"};
 
-/* One sweep of the ten models at both doses with noise seeds seed0 + model.
- * Scoring: the truth is recon_stemsim_truth(…, 1.5 Å): an atom less than 1.5 Å
- * from a column (a displaced surface atom) belongs to it.  A truth column
- * is "composite" when it was merged that way; its image intensity is
- * lib(n) + lib(1) (not lib(n+1): the library is sub-linear), 0.55–0.7 of a
- * library step above lib(n), so an SCS counter gets it right about half of
- * the time by construction; "clean" columns are all others.  A truth column
- * is matched to the nearest counted column within 1 Å.  tot[dose][0..5]
- * accumulate: columns, exact, clean columns, clean exact, composite, composite exact. */
-static void sweep(sdt_t *t, int mode, uint64_t seed0, int print, int64_t tot[2][6])
+/* Truth columns of model m: the resolved columns (groups closer than 1.5 Å
+ * merged, as stem-sim draws them by default) and the projected atom groups
+ * (drawn separately with --split-columns). */
+static int load_truth(sdt_t *t, int m, recon_stemsim_opts_t *so, recon_columns_t *groups, recon_columns_t *tr)
 {
-    double doses[2] = {1e4, 3e4};
+    char rel[64], buf[1024];
+    snprintf(rel, sizeof rel, "data/paper_nps/%s.data", models[m]);
+    sd_atoms_t *a = NULL;
+    sd_err_t e;
+    int rc = sd_atoms_read_any(sdt_shared_or_skip(rel, buf, sizeof buf), &a, &e);
+    CHECK_EQ_INT(t, rc, SD_OK);
+    if (rc) return rc;
+    recon_stemsim_opts_default(so);
+    rc = recon_stemsim_columns(a->pos, a->n, so, groups, NULL, &e);
+    if (!rc) rc = recon_stemsim_truth(groups, 1.5, so, tr, &e);
+    CHECK_MSG(t, rc == SD_OK, "%s: %s", rel, e.msg);
+    sd_atoms_destroy(&a);
+    return rc;
+}
+
+/* Exact counts of truth columns: each is matched to the nearest counted
+ * column within 1 Å; a missing column counts as wrong. */
+static int64_t score(const recon_columns_t *tr, const recon_columns_t *c, const unsigned char *sel, int64_t *nsel)
+{
+    int64_t eq = 0;
+    for (int64_t j = 0; j < tr->n; j++) {
+        if (sel && !sel[j]) continue;
+        if (nsel) (*nsel)++;
+        double bd = 1.0;
+        int64_t bi = -1;
+        for (int64_t i = 0; i < c->n; i++) {
+            double dd = hypot(c->x[i] - tr->x[j], c->y[i] - tr->y[j]);
+            if (dd < bd) bd = dd, bi = i;
+        }
+        eq += bi >= 0 && c->count[bi] == tr->count[j];
+    }
+    return eq;
+}
+
+enum { NSEED = 10 };
+static const double doses[2] = {1e4, 3e4};
+static const char *target[2] = {"97 %", "99.5 %"};
+
+/* The ten models × NSEED noise seeds (seed 1000·(s+1) + model) at both doses,
+ * frames drawn from the resolved columns; mode as above. */
+static void synthetic(sdt_t *t, int mode)
+{
+    printf("--- synthetic (stem-sim default: resolved columns), %s ---\n", mode_name[mode]);
     double *img = malloc(1024 * 1024 * sizeof *img);
-    if (print)
-        printf("model  cols/raw  | 1e4: found exact %%    | 3e4: found exact %%    | atoms true/counted(1e4)\n");
+    int64_t tot[2] = {0}, eq[2] = {0}, per[2][NSEED][2] = {{{0}}};
     for (int m = 0; m < 10; m++) {
-        char rel[64], buf[1024];
-        snprintf(rel, sizeof rel, "data/paper_nps/%s.data", models[m]);
-        sd_atoms_t *a = NULL;
-        sd_err_t e;
-        CHECK_EQ_INT(t, sd_atoms_read_any(sdt_shared_or_skip(rel, buf, sizeof buf), &a, &e), SD_OK);
         recon_stemsim_opts_t so;
-        recon_stemsim_opts_default(&so);
-        recon_columns_t phys, tr;
-        CHECK_EQ_INT(t, recon_stemsim_columns(a->pos, a->n, &so, &phys, NULL, &e), SD_OK);
-        /* truth: columns closer than 1.5 Å (displaced surface atoms) merged */
-        CHECK_EQ_INT(t, recon_stemsim_truth(&phys, 1.5, &so, &tr, &e), SD_OK);
-        unsigned char *comp = calloc((size_t)tr.n, 1);
-        for (int64_t j = 0; j < tr.n; j++) { /* composite: the nearest physical column holds fewer atoms */
-            double bd = INFINITY;
-            int32_t bc = 0;
-            for (int64_t i = 0; i < phys.n; i++) {
-                double dd = hypot(phys.x[i] - tr.x[j], phys.y[i] - tr.y[j]);
-                if (dd < bd) bd = dd, bc = phys.count[i];
+        recon_columns_t groups, tr;
+        if (load_truth(t, m, &so, &groups, &tr)) continue;
+        for (int d = 0; d < 2; d++)
+            for (int s = 0; s < NSEED; s++) {
+                so.dose = doses[d];
+                so.seed = 1000 * (uint64_t)(s + 1) + (uint64_t)m;
+                sd_err_t e;
+                CHECK_EQ_INT(t, recon_stemsim_render(&tr, &so, img, &e), SD_OK);
+                recon_count_opts_t o;
+                recon_count_opts_default(&o);
+                o.lib_scale = RECON_AU_OVER_PT;
+                o.fit.poisson_weights = mode == MODE_POISSON;
+                if (mode == MODE_KNOWN_LIB) o.rule = RECON_ORDER_LIBSCALE, o.fit.poisson_weights = 1;
+                recon_columns_t c;
+                int rc = recon_count_image(img, so.size, so.size, so.dx, &o, &c, NULL, &e);
+                CHECK_MSG(t, rc == SD_OK, "model %s: %s", models[m], e.msg);
+                if (rc) continue;
+                int64_t k = score(&tr, &c, NULL, NULL);
+                eq[d] += k, tot[d] += tr.n, per[d][s][0] += k, per[d][s][1] += tr.n;
+                recon_columns_free(&c);
             }
-            comp[j] = bc != tr.count[j];
+        recon_columns_free(&groups), recon_columns_free(&tr);
+    }
+    for (int d = 0; d < 2; d++) {
+        double lo = 100, hi = 0;
+        for (int s = 0; s < NSEED; s++) {
+            double f = 100.0 * (double)per[d][s][0] / (double)per[d][s][1];
+            lo = fmin(lo, f), hi = fmax(hi, f);
         }
-        if (print) printf("%-5s %4lld/%4lld ", models[m], (long long)tr.n, (long long)phys.n);
-        int64_t atoms1 = 0;
-        for (int d = 0; d < 2; d++) {
-            so.dose = doses[d];
-            so.seed = seed0 + (uint64_t)m;
-            CHECK_EQ_INT(t, recon_stemsim_render(&phys, &so, img, &e), SD_OK);
-            recon_count_opts_t o;
-            recon_count_opts_default(&o);
-            o.lib_scale = RECON_AU_OVER_PT;
-            o.fit.poisson_weights = mode == MODE_POISSON;
-            if (mode == MODE_KNOWN_LIB) o.rule = RECON_ORDER_LIBSCALE, o.fit.poisson_weights = 1;
-            recon_columns_t c;
-            recon_count_info_t info;
-            int rc = recon_count_image(img, so.size, so.size, so.dx, &o, &c, &info, &e);
-            CHECK_MSG(t, rc == SD_OK, "%s: %s", rel, e.msg);
-            if (rc) continue;
-            if (d == 0) atoms1 = info.atoms;
-            int64_t eq = 0, found = 0;
-            for (int64_t j = 0; j < tr.n; j++) {
-                double bd = 1.0;
-                int64_t bi = -1;
-                for (int64_t i = 0; i < c.n; i++) {
-                    double dd = hypot(c.x[i] - tr.x[j], c.y[i] - tr.y[j]);
-                    if (dd < bd) bd = dd, bi = i;
-                }
-                int ok = bi >= 0 && c.count[bi] == tr.count[j];
-                if (bi >= 0) found++, eq += ok;
-                tot[d][comp[j] ? 4 : 2]++, tot[d][comp[j] ? 5 : 3] += ok;
-            }
-            tot[d][0] += tr.n, tot[d][1] += eq;
-            if (print) printf("| %5lld %5lld %6.2f %%   ", (long long)found, (long long)eq, 100.0 * (double)eq / (double)tr.n);
-            recon_columns_free(&c);
-        }
-        if (print) printf("| %lld/%lld\n", (long long)a->n, (long long)atoms1);
-        free(comp);
-        recon_columns_free(&tr), recon_columns_free(&phys);
-        sd_atoms_destroy(&a);
+        double f = (double)eq[d] / (double)tot[d];
+        printf("%g e/Å²: %lld/%lld exact = %.2f %% ± %.2f (binomial 1σ; target %s); one seed's ten frames: %.2f … %.2f %%\n",
+               doses[d], (long long)eq[d], (long long)tot[d], 100 * f, 100 * sqrt(f * (1 - f) / (double)tot[d]),
+               target[d], lo, hi);
     }
     free(img);
 }
 
-static void synthetic(sdt_t *t, int mode)
+/* What the frames allow: (a) counting with the true positions and width
+ * given (heights by Poisson ML, the known library; the setting of the
+ * oracle's 97.7 % / 100 % figures); (b) the accuracy a library counter
+ * reaches with Cramér–Rao-limited SCS, positions known and fitted. */
+static void bench_information_limit(sdt_t *t)
 {
-    printf("--- synthetic, %s ---\n", mode_name[mode]);
-    enum { NSEED = 4 };
-    int64_t all[2][6] = {{0}};
-    for (int s = 0; s < NSEED; s++) {
-        int64_t tot[2][6] = {{0}};
-        sweep(t, mode, 1000 * (uint64_t)(s + 1), s == 0, tot);
+    printf("--- information limit of the synthetic frames (resolved columns) ---\n");
+    double *img = malloc(1024 * 1024 * sizeof *img);
+    double lib[RECON_LIB_PT_N];
+    for (int i = 0; i < RECON_LIB_PT_N; i++) lib[i] = recon_lib_pt[i] * RECON_AU_OVER_PT;
+    int64_t tot[2] = {0}, eq[2] = {0};
+    double pk[2] = {0}, pf[2] = {0};
+    for (int m = 0; m < 10; m++) {
+        recon_stemsim_opts_t so;
+        recon_columns_t groups, tr;
+        if (load_truth(t, m, &so, &groups, &tr)) continue;
+        double *sk = malloc((size_t)tr.n * sizeof *sk), *sf = malloc((size_t)tr.n * sizeof *sf);
+        double *xy = malloc((size_t)tr.n * 2 * sizeof *xy);
         for (int d = 0; d < 2; d++) {
-            printf("noise seeds %d+model, %g e/Å²: %lld/%lld exact = %.2f %% (target %s); clean %.2f %% of %lld, composite %.1f %% of %lld\n",
-                   1000 * (s + 1), d == 0 ? 1e4 : 3e4, (long long)tot[d][1], (long long)tot[d][0],
-                   100.0 * (double)tot[d][1] / (double)tot[d][0], d == 0 ? "97 %" : "99.5 %",
-                   100.0 * (double)tot[d][3] / (double)tot[d][2], (long long)tot[d][2],
-                   100.0 * (double)tot[d][5] / (double)tot[d][4], (long long)tot[d][4]);
-            for (int q = 0; q < 6; q++) all[d][q] += tot[d][q];
+            sd_err_t e;
+            CHECK_EQ_INT(t, recon_scs_crb(&tr, so.width, 0, so.dx, doses[d], 1, sk, &e), SD_OK);
+            CHECK_EQ_INT(t, recon_scs_crb(&tr, so.width, 0, so.dx, doses[d], 0, sf, &e), SD_OK);
+            for (int64_t j = 0; j < tr.n; j++) {
+                pk[d] += recon_lib_p_correct(lib, RECON_LIB_PT_N, tr.count[j], sk[j]);
+                pf[d] += recon_lib_p_correct(lib, RECON_LIB_PT_N, tr.count[j], sf[j]);
+            }
+            for (int s = 0; s < NSEED; s++) {
+                so.dose = doses[d];
+                so.seed = 1000 * (uint64_t)(s + 1) + (uint64_t)m;
+                CHECK_EQ_INT(t, recon_stemsim_render(&tr, &so, img, &e), SD_OK);
+                recon_columns_t c;
+                CHECK_EQ_INT(t, recon_columns_alloc(&c, tr.n, &e), SD_OK);
+                for (int64_t j = 0; j < tr.n; j++) xy[2 * j] = tr.x[j], xy[2 * j + 1] = tr.y[j];
+                recon_count_opts_t o;
+                recon_count_opts_default(&o);
+                o.lib_scale = RECON_AU_OVER_PT, o.rule = RECON_ORDER_LIBSCALE;
+                o.fit.poisson_weights = o.fit.fix_positions = o.fit.fix_width = 1, o.fit.rho0 = so.width;
+                double rho, zeta;
+                CHECK_EQ_INT(t, recon_fit_gaussians(img, so.size, so.size, so.dx, &o.fit, xy, tr.n, c.eta, &rho, &zeta, &e), SD_OK);
+                c.n = tr.n;
+                for (int64_t j = 0; j < tr.n; j++)
+                    c.x[j] = xy[2 * j], c.y[j] = xy[2 * j + 1], c.rho[j] = rho, c.scs[j] = 2 * M_PI * c.eta[j] * rho * rho;
+                CHECK_EQ_INT(t, recon_count_scs(&c, &o, NULL, &e), SD_OK);
+                eq[d] += score(&tr, &c, NULL, NULL), tot[d] += tr.n;
+                recon_columns_free(&c);
+            }
         }
+        free(sk), free(sf), free(xy);
+        recon_columns_free(&groups), recon_columns_free(&tr);
+    }
+    for (int d = 0; d < 2; d++) {
+        int64_t ncol = tot[d] / NSEED;
+        printf("%g e/Å²: true positions and width given, library counts: %.2f %% exact; Cramér–Rao-limited library "
+               "counter: %.2f %% (positions known), %.2f %% (positions fitted)\n",
+               doses[d], 100.0 * (double)eq[d] / (double)tot[d], 100 * pk[d] / (double)ncol, 100 * pf[d] / (double)ncol);
+    }
+    free(img);
+}
+
+/* The harder, physical variant (--split-columns): each projected atom group
+ * drawn where it is; the truth stays resolved.  A truth column is
+ * "composite" when it took in a displaced atom (< 1.5 Å away): the image
+ * then holds lib(n) + lib(1) beside each other, not lib(n+1), and an SCS
+ * counter gets it right about half of the time by construction. */
+static void bench_synthetic_split(sdt_t *t)
+{
+    printf("--- synthetic, --split-columns (atom groups drawn apart), StatSTEM default, 4 seeds ---\n");
+    double *img = malloc(1024 * 1024 * sizeof *img);
+    int64_t all[2][4] = {{0}}; /* clean n, clean exact, composite n, composite exact */
+    for (int m = 0; m < 10; m++) {
+        recon_stemsim_opts_t so;
+        recon_columns_t groups, tr;
+        if (load_truth(t, m, &so, &groups, &tr)) continue;
+        unsigned char *comp = calloc((size_t)tr.n, 1), *clean = calloc((size_t)tr.n, 1);
+        for (int64_t j = 0; j < tr.n; j++) { /* composite: the nearest group holds fewer atoms */
+            double bd = INFINITY;
+            int32_t bc = 0;
+            for (int64_t i = 0; i < groups.n; i++) {
+                double dd = hypot(groups.x[i] - tr.x[j], groups.y[i] - tr.y[j]);
+                if (dd < bd) bd = dd, bc = groups.count[i];
+            }
+            comp[j] = bc != tr.count[j], clean[j] = !comp[j];
+        }
+        for (int d = 0; d < 2; d++)
+            for (int s = 0; s < 4; s++) {
+                so.dose = doses[d];
+                so.seed = 1000 * (uint64_t)(s + 1) + (uint64_t)m;
+                sd_err_t e;
+                CHECK_EQ_INT(t, recon_stemsim_render(&groups, &so, img, &e), SD_OK);
+                recon_count_opts_t o;
+                recon_count_opts_default(&o);
+                o.lib_scale = RECON_AU_OVER_PT;
+                recon_columns_t c;
+                if (recon_count_image(img, so.size, so.size, so.dx, &o, &c, NULL, &e)) continue;
+                all[d][1] += score(&tr, &c, clean, &all[d][0]);
+                all[d][3] += score(&tr, &c, comp, &all[d][2]);
+                recon_columns_free(&c);
+            }
+        free(comp), free(clean);
+        recon_columns_free(&groups), recon_columns_free(&tr);
     }
     for (int d = 0; d < 2; d++)
-        printf("all ten, %d noise seeds, %g e/Å²: %.2f %% exact (target %s); clean columns %.2f %%, composite %.1f %%\n", NSEED,
-               d == 0 ? 1e4 : 3e4, 100.0 * (double)all[d][1] / (double)all[d][0], d == 0 ? "97 %" : "99.5 %",
-               100.0 * (double)all[d][3] / (double)all[d][2], 100.0 * (double)all[d][5] / (double)all[d][4]);
+        printf("%g e/Å²: %.2f %% exact; clean columns %.2f %% of %lld, composite %.1f %% of %lld\n", doses[d],
+               100.0 * (double)(all[d][1] + all[d][3]) / (double)(all[d][0] + all[d][2]),
+               100.0 * (double)all[d][1] / (double)all[d][0], (long long)all[d][0],
+               100.0 * (double)all[d][3] / (double)all[d][2], (long long)all[d][2]);
+    free(img);
 }
 
 static void bench_synthetic(sdt_t *t) { synthetic(t, MODE_STATSTEM); }
@@ -209,4 +307,4 @@ static void bench_speed(sdt_t *t)
 }
 
 SDT_MAIN(SDT_CASE(bench_speed), SDT_CASE(bench_ptir), SDT_CASE(bench_synthetic), SDT_CASE(bench_synthetic_poisson),
-         SDT_CASE(bench_synthetic_known_library))
+         SDT_CASE(bench_synthetic_known_library), SDT_CASE(bench_information_limit), SDT_CASE(bench_synthetic_split))
