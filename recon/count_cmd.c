@@ -246,6 +246,8 @@ static void sim_usage(FILE *f)
             "  --seed S         noise seed (1)\n"
             "  --background B   added intensity (0)\n"
             "  --scan-noise P   σ of a per-row x jitter, pixels (0)\n"
+            "  --drift DX,DY    specimen drift over the frame's scan, Å (0,0): row r sees it moved by\n"
+            "                   (r/size)·(DX, DY)\n"
             "  --lib FILE       SCS library (default: Pt library × %.4f for Au)\n"
             "  --resolve R      atom groups closer than R Å (1.5) in projection are one column (a displaced\n"
             "                   surface atom joins its column: its SCS is the library's for the total count)\n"
@@ -309,6 +311,7 @@ int recon_cmd_stemsim(int argc, char **argv)
         {"dose", required_argument, 0, 'D'},    {"size", required_argument, 0, 'n'},
         {"seed", required_argument, 0, 's'},    {"background", required_argument, 0, 'b'},
         {"scan-noise", required_argument, 0, 'j'}, {"lib", required_argument, 0, 'l'},
+        {"drift", required_argument, 0, 'F'},
         {"truth", required_argument, 0, 't'},   {"resolve", required_argument, 0, 'R'},
         {"split-columns", no_argument, 0, 'S'}, {"crb", no_argument, 0, 'C'},
         {"help", no_argument, 0, 'h'},
@@ -357,6 +360,16 @@ int recon_cmd_stemsim(int argc, char **argv)
             break;
         case 'l': libpath = optarg; break;
         case 't': truth = optarg; break;
+        case 'F': {
+            char *end = NULL;
+            o.drift_x = strtod(optarg, &end);
+            if (end == optarg || *end != ',') return sd_cli_fail(cmd, SD_EXIT_USAGE, "--drift wants DX,DY in Å, not '%s'", optarg);
+            const char *q = end + 1;
+            o.drift_y = strtod(q, &end);
+            if (end == q || *end || !isfinite(o.drift_x) || !isfinite(o.drift_y) || fabs(o.drift_x) > 1e3 || fabs(o.drift_y) > 1e3)
+                return sd_cli_fail(cmd, SD_EXIT_USAGE, "--drift wants DX,DY in Å (|value| <= 1000), not '%s'", optarg);
+            break;
+        }
         case 'R':
             if (sd_cli_parse_double(optarg, "--resolve", 0, 10, &resolve, &e)) return sd_cli_fail(cmd, SD_EXIT_USAGE, "%s", e.msg);
             break;

@@ -56,6 +56,8 @@ typedef struct recon_stemsim_opts {
     double dose;        /* e/Å²; <= 0: no noise */
     double background;  /* image units (fraction of beam) added everywhere (0) */
     double scan_noise;  /* σ of a random per-row x shift, pixels (0) */
+    double drift_x, drift_y; /* specimen drift during the scan, Å over the frame: row r
+                                sees the specimen moved by (r/size)·(drift_x, drift_y) (0) */
     int64_t size;       /* image is size × size pixels (1024) */
     uint64_t seed;      /* noise and sub-pixel offset seed */
     const double *lib;  /* SCS library (NULL: Pt library scaled by RECON_AU_OVER_PT) */

@@ -392,7 +392,7 @@ int recon_stemsim_render(const recon_columns_t *cols, const recon_stemsim_opts_t
 {
     if (!cols || !o || !img) return sd_err_set(e, SD_EINVAL, "stem-sim render: NULL argument");
     if (!(o->dx > 0) || !(o->width > 0) || o->size < 8 || o->size > 16384 || !(o->background >= 0) ||
-        !(o->dose >= 0 || o->dose <= 0) || !(o->scan_noise >= 0))
+        !(o->dose >= 0 || o->dose <= 0) || !(o->scan_noise >= 0) || !isfinite(o->drift_x) || !(fabs(o->drift_y) < 0.5 * (double)o->size * o->dx))
         return sd_err_set(e, SD_ERANGE, "stem-sim render: bad options (dx %g, width %g, size %lld)", o->dx,
                           o->width, (long long)o->size);
     int64_t N = o->size;
@@ -401,22 +401,32 @@ int recon_stemsim_render(const recon_columns_t *cols, const recon_stemsim_opts_t
     recon_rng_t rng;
     recon_rng_seed(&rng, o->seed);
     double *shift = calloc((size_t)N, sizeof *shift);
-    int64_t hb = (int64_t)ceil(5.0 * s / dx) + 1;
+    /* Drift: the raster reaches row r at time ∝ r, when the specimen has moved
+     * by (r/N)·drift; within a row the scan is fast enough to ignore it.  The
+     * box around a column is centred where its drifted image lies and widened
+     * by the largest scan-noise jitter. */
+    double vy = o->drift_y / (double)N, jit = 0;
+    if (shift && o->scan_noise > 0)
+        for (int64_t r = 0; r < N; r++) shift[r] = o->scan_noise * dx * recon_rng_normal(&rng), jit = fmax(jit, fabs(shift[r]));
+    if (shift)
+        for (int64_t r = 0; r < N; r++) shift[r] += o->drift_x * (double)r / (double)N;
+    int64_t hb = (int64_t)ceil((5.0 * s + jit) / dx) + 1;
+    hb += (int64_t)ceil(fabs(o->drift_x) * (double)(2 * hb + 1) / (double)N / dx); /* drift across the box */
     double *gx = malloc((size_t)(2 * hb + 1) * sizeof *gx), *gy = malloc((size_t)(2 * hb + 1) * sizeof *gy);
     if (!shift || !gx || !gy) {
         free(shift), free(gx), free(gy);
         return sd_err_set(e, SD_ENOMEM, "stem-sim render: out of memory");
     }
-    if (o->scan_noise > 0)
-        for (int64_t r = 0; r < N; r++) shift[r] = o->scan_noise * dx * recon_rng_normal(&rng);
     double inv2s2 = 1.0 / (2 * s * s);
     for (int64_t c = 0; c < cols->n; c++) {
         double amp = cols->scs[c] / (2 * M_PI * s * s);
         if (!(amp > 0) || !isfinite(cols->x[c]) || !isfinite(cols->y[c])) continue;
-        int64_t ic = (int64_t)llround(cols->x[c] / dx), jc = (int64_t)llround(cols->y[c] / dx);
+        double rc = cols->y[c] / (dx - vy); /* the row where the drifted column peaks */
+        int64_t jc = (int64_t)llround(rc), rcl = jc < 0 ? 0 : jc >= N ? N - 1 : jc;
+        int64_t ic = (int64_t)llround((cols->x[c] + shift[rcl]) / dx);
         int64_t i0 = ic - hb, j0 = jc - hb;
         for (int64_t j = 0; j <= 2 * hb; j++) {
-            double yy = (double)(j0 + j) * dx - cols->y[c];
+            double yy = (double)(j0 + j) * dx - cols->y[c] - vy * (double)(j0 + j);
             gy[j] = amp * exp(-yy * yy * inv2s2);
         }
         for (int64_t j = 0; j <= 2 * hb; j++) {

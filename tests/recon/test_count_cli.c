@@ -64,6 +64,9 @@ static void test_cli_errors(sdt_t *t)
     CHECK_EQ_INT(t, run("stem-sim x.data", "cli_e.txt"), 2); /* -o missing */
     CHECK_EQ_INT(t, run("stem-sim x.data -o y.tif --zone 111", "cli_e.txt"), 2);
     CHECK_STR_CONTAINS(t, slurp("cli_e.txt"), "--zone");
+    CHECK_EQ_INT(t, run("stem-sim x.data -o y.tif --drift 1", "cli_e.txt"), 2);
+    CHECK_STR_CONTAINS(t, slurp("cli_e.txt"), "--drift wants DX,DY");
+    CHECK_EQ_INT(t, run("stem-sim x.data -o y.tif --drift 1,nan", "cli_e.txt"), 2);
     /* NaN pixel and wrong dtype in a raw+JSON image */
     FILE *f = fopen("cli_nan.f64", "wb");
     double px[64 * 64];

@@ -64,6 +64,41 @@ static void test_zone_axis_rotated_and_columns(sdt_t *t)
     free(p);
 }
 
+/* Drift (dx, dy) Å over the frame: row r sees the specimen moved by
+ * (r/N)·drift, so a column at (x0, y0) peaks on row y0/(dx − dy/N) at
+ * x0 + drift_x·r/N; the y drift stretches its image by 1/(1 − dy/(N·dx)). */
+static void test_render_drift(sdt_t *t)
+{
+    recon_columns_t c;
+    sd_err_t e;
+    CHECK_EQ_INT(t, recon_columns_alloc(&c, 1, &e), SD_OK);
+    c.n = 1, c.x[0] = 12.3, c.y[0] = 14.1, c.scs[0] = 0.2;
+    recon_stemsim_opts_t o;
+    recon_stemsim_opts_default(&o);
+    o.size = 256, o.dose = 0, o.drift_x = 3.0, o.drift_y = 2.0;
+    double *img = malloc(256 * 256 * sizeof *img);
+    CHECK_EQ_INT(t, recon_stemsim_render(&c, &o, img, &e), SD_OK);
+    double s = 0, sx = 0, sy = 0;
+    for (int r = 0; r < 256; r++)
+        for (int q = 0; q < 256; q++) s += img[r * 256 + q], sx += q * img[r * 256 + q], sy += r * img[r * 256 + q];
+    double vy = o.drift_y / 256, rpk = c.y[0] / (o.dx - vy);
+    CHECK_NEAR(t, sy / s, rpk, 1e-3);
+    /* x: the centroid averages the shift over the column's rows, linear in r */
+    CHECK_NEAR(t, sx / s * o.dx, c.x[0] + o.drift_x * rpk / 256, 1e-3);
+    CHECK_NEAR(t, s * o.dx * o.dx, 0.2 / (1 - vy / o.dx), 1e-6);
+    /* no drift: the same column where it is */
+    o.drift_x = o.drift_y = 0;
+    CHECK_EQ_INT(t, recon_stemsim_render(&c, &o, img, &e), SD_OK);
+    s = sy = 0;
+    for (int r = 0; r < 256; r++)
+        for (int q = 0; q < 256; q++) s += img[r * 256 + q], sy += r * img[r * 256 + q];
+    CHECK_NEAR(t, sy / s * o.dx, c.y[0], 1e-6);
+    o.drift_x = NAN;
+    CHECK_EQ_INT(t, recon_stemsim_render(&c, &o, img, &e), SD_ERANGE);
+    free(img);
+    recon_columns_free(&c);
+}
+
 static void test_render_flux_and_noise(sdt_t *t)
 {
     recon_columns_t c;
@@ -167,4 +202,4 @@ static void test_bad_input(sdt_t *t)
 }
 
 SDT_MAIN(SDT_CASE(test_zone_axis_aligned), SDT_CASE(test_zone_axis_rotated_and_columns),
-         SDT_CASE(test_render_flux_and_noise), SDT_CASE(test_poisson_moments), SDT_CASE(test_truth_merge), SDT_CASE(test_bad_input))
+         SDT_CASE(test_render_flux_and_noise), SDT_CASE(test_render_drift), SDT_CASE(test_poisson_moments), SDT_CASE(test_truth_merge), SDT_CASE(test_bad_input))

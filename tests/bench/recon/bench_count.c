@@ -227,6 +227,48 @@ static void bench_synthetic_split(sdt_t *t)
     free(img);
 }
 
+/* Scan drift of (1.5, −1.0) Å over each frame (a shear and a 1 % stretch of
+ * the lattice, and SCS up by the stretch): the StatSTEM default, 4 seeds; the
+ * truth is moved where the drifted frame shows it. */
+static void bench_synthetic_drift(sdt_t *t)
+{
+    printf("--- synthetic with scan drift (1.5, -1.0) Å per frame, StatSTEM default, 4 seeds ---\n");
+    double *img = malloc(1024 * 1024 * sizeof *img);
+    int64_t tot[2] = {0}, eq[2] = {0};
+    for (int m = 0; m < 10; m++) {
+        recon_stemsim_opts_t so;
+        recon_columns_t groups, tr;
+        if (load_truth(t, m, &so, &groups, &tr)) continue;
+        so.drift_x = 1.5, so.drift_y = -1.0;
+        recon_columns_t moved;
+        sd_err_t e;
+        CHECK_EQ_INT(t, recon_columns_alloc(&moved, tr.n, &e), SD_OK);
+        moved.n = tr.n;
+        double vy = so.drift_y / (double)so.size;
+        for (int64_t j = 0; j < tr.n; j++) {
+            double r = tr.y[j] / (so.dx - vy);
+            moved.x[j] = tr.x[j] + so.drift_x * r / (double)so.size, moved.y[j] = r * so.dx, moved.count[j] = tr.count[j];
+        }
+        for (int d = 0; d < 2; d++)
+            for (int s = 0; s < 4; s++) {
+                so.dose = doses[d];
+                so.seed = 1000 * (uint64_t)(s + 1) + (uint64_t)m;
+                CHECK_EQ_INT(t, recon_stemsim_render(&tr, &so, img, &e), SD_OK);
+                recon_count_opts_t o;
+                recon_count_opts_default(&o);
+                o.lib_scale = RECON_AU_OVER_PT;
+                recon_columns_t c;
+                if (recon_count_image(img, so.size, so.size, so.dx, &o, &c, NULL, &e)) continue;
+                eq[d] += score(&moved, &c, NULL, NULL), tot[d] += tr.n;
+                recon_columns_free(&c);
+            }
+        recon_columns_free(&moved), recon_columns_free(&groups), recon_columns_free(&tr);
+    }
+    for (int d = 0; d < 2; d++)
+        printf("%g e/Å²: %.2f %% exact of %lld\n", doses[d], 100.0 * (double)eq[d] / (double)tot[d], (long long)tot[d]);
+    free(img);
+}
+
 static void bench_synthetic(sdt_t *t) { synthetic(t, MODE_STATSTEM); }
 static void bench_synthetic_poisson(sdt_t *t) { synthetic(t, MODE_POISSON); }
 static void bench_synthetic_known_library(sdt_t *t) { synthetic(t, MODE_KNOWN_LIB); }
@@ -307,4 +349,5 @@ static void bench_speed(sdt_t *t)
 }
 
 SDT_MAIN(SDT_CASE(bench_speed), SDT_CASE(bench_ptir), SDT_CASE(bench_synthetic), SDT_CASE(bench_synthetic_poisson),
-         SDT_CASE(bench_synthetic_known_library), SDT_CASE(bench_information_limit), SDT_CASE(bench_synthetic_split))
+         SDT_CASE(bench_synthetic_known_library), SDT_CASE(bench_information_limit), SDT_CASE(bench_synthetic_split),
+         SDT_CASE(bench_synthetic_drift))
