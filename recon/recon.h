@@ -166,6 +166,11 @@ typedef struct recon_count_opts {
     double lib_scale;     /* multiplies lib (1.0) */
     recon_fit_opts_t fit;
     int no_residual_completion; /* 1: skip adding columns found in the fit residual */
+    double neighbour_prior; /* > 0: spatial prior on counts, scale τ in atoms (0.4 is a good
+                             * value): an interior column's count follows the mean count of its
+                             * first-shell neighbours with Student-t (ν = 3) scatter τ; applied by
+                             * iterated conditional modes after the mixture / library counts.
+                             * 0 (default): columns counted independently (StatSTEM). */
     int skip_fit;         /* no effect: recon_count_scs / recon_series_count always
                            * count the SCS they are given (kept for callers that set it) */
 } recon_count_opts_t;
