@@ -473,10 +473,11 @@ static void libscale_count(recon_columns_t *cols, const double *lib, int nlib, d
  * the neighbours costs ~4 nats at τ = 0.4, one library step of SCS evidence
  * ~10 nats at that dose.  Candidates: cand[j] atoms with SCS mean mean[j],
  * prior weight logw[j]; sg the shared SCS σ. */
+#define NPRIOR_MAX (RECON_GMM_KMAX + 64)
 typedef struct nprior {
     int m;
-    int cand[RECON_GMM_KMAX + 64];
-    double mean[RECON_GMM_KMAX + 64], logw[RECON_GMM_KMAX + 64];
+    int cand[NPRIOR_MAX];
+    double mean[NPRIOR_MAX], logw[NPRIOR_MAX];
     double sg;
 } nprior_t;
 
@@ -493,16 +494,9 @@ static int neighbour_lists(const recon_columns_t *c, int64_t **start, int64_t **
         for (int64_t j = 0; j < n; j++)
             if (j != i) nn[i] = fmin(nn[i], hypot(c->x[i] - c->x[j], c->y[i] - c->y[j]));
     }
-    double *srt = malloc((size_t)n * sizeof *srt);
-    if (!srt) return free(nn), free(*start), *start = NULL, SD_ENOMEM;
-    memcpy(srt, nn, (size_t)n * sizeof *srt);
-    for (int64_t i = 1; i < n; i++) /* insertion sort: n is a particle's columns */
-        for (int64_t j = i; j > 0 && srt[j - 1] > srt[j]; j--) {
-            double t = srt[j];
-            srt[j] = srt[j - 1], srt[j - 1] = t;
-        }
-    double r = 1.2 * srt[n / 2];
-    free(srt), free(nn);
+    qsort(nn, (size_t)n, sizeof *nn, cmp_double);
+    double r = 1.2 * nn[n / 2];
+    free(nn);
     int64_t cap = 8 * n, k = 0;
     *list = malloc((size_t)cap * sizeof **list);
     if (!*list) return free(*start), *start = NULL, SD_ENOMEM;
@@ -526,7 +520,7 @@ static int neighbour_lists(const recon_columns_t *c, int64_t **start, int64_t **
  * its posterior probability among the candidates. */
 static int prior_best(const nprior_t *p, double scs, double nbar, int use_prior, double tau, double *post)
 {
-    double lp[RECON_GMM_KMAX + 64], mx = -INFINITY, sum = 0;
+    double lp[NPRIOR_MAX], mx = -INFINITY, sum = 0;
     int jb = 0;
     for (int j = 0; j < p->m; j++) {
         double d = (scs - p->mean[j]) / p->sg;
@@ -589,7 +583,6 @@ int recon_count_scs(recon_columns_t *cols, const recon_count_opts_t *o, recon_co
 static int count_scs_independent(recon_columns_t *cols, const recon_count_opts_t *o, recon_count_info_t *info,
                                  nprior_t *np, sd_err_t *e)
 {
-    if (!cols || !o) return sd_err_set(e, SD_EINVAL, "count: NULL argument");
     int64_t n = cols->n;
     const double *lib = o->lib ? o->lib : recon_lib_pt;
     int nlib = o->lib ? o->nlib : RECON_LIB_PT_N;
@@ -605,7 +598,7 @@ static int count_scs_independent(recon_columns_t *cols, const recon_count_opts_t
         libscale_count(cols, lib, nlib, scale, info, &a, &sg);
         int cmax = 0;
         for (int64_t i = 0; i < n; i++) cmax = cols->count[i] > cmax ? cols->count[i] : cmax;
-        np->m = cmax + 3 < (int)(sizeof np->cand / sizeof np->cand[0]) ? cmax + 3 : (int)(sizeof np->cand / sizeof np->cand[0]);
+        np->m = cmax + 3 < NPRIOR_MAX ? cmax + 3 : NPRIOR_MAX;
         np->sg = sg;
         for (int j = 0; j < np->m; j++)
             np->cand[j] = j + 1, np->mean[j] = a * scale * recon_lib_scs(lib, nlib, j + 1), np->logw[j] = 0;

@@ -282,12 +282,8 @@ static int print_crb(const recon_columns_t *cols, const recon_stemsim_opts_t *o,
         return SD_OK;
     }
     double lib_au[RECON_LIB_PT_N];
-    const double *lib = o->lib;
-    int nlib = o->nlib;
-    if (!lib || nlib <= 0) {
-        for (int i = 0; i < RECON_LIB_PT_N; i++) lib_au[i] = recon_lib_pt[i] * RECON_AU_OVER_PT;
-        lib = lib_au, nlib = RECON_LIB_PT_N;
-    }
+    int nlib;
+    const double *lib = recon_stemsim_library(o, lib_au, &nlib);
     double *s = malloc((size_t)cols->n * 2 * sizeof *s);
     if (!s) return sd_err_set(e, SD_ENOMEM, "crb: out of memory");
     double p[2] = {0, 0}, rel[2] = {0, 0};

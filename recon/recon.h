@@ -64,6 +64,9 @@ typedef struct recon_stemsim_opts {
     int nlib;
 } recon_stemsim_opts_t;
 void recon_stemsim_opts_default(recon_stemsim_opts_t *o);
+/* The library stem-sim draws with: o->lib, or the Pt library × RECON_AU_OVER_PT
+ * written into buf (caller-owned).  *nlib gets its length. */
+const double *recon_stemsim_library(const recon_stemsim_opts_t *o, double buf[RECON_LIB_PT_N], int *nlib);
 
 /* Projects n atoms pos[n][3] (Å) along the zone axis into columns.  On
  * success *cols holds the true columns: x, y (Å, in the projection frame,

@@ -11,6 +11,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+const double *recon_stemsim_library(const recon_stemsim_opts_t *o, double buf[RECON_LIB_PT_N], int *nlib)
+{
+    if (o->lib && o->nlib > 0) return *nlib = o->nlib, o->lib;
+    for (int i = 0; i < RECON_LIB_PT_N; i++) buf[i] = recon_lib_pt[i] * RECON_AU_OVER_PT;
+    *nlib = RECON_LIB_PT_N;
+    return buf;
+}
+
 void recon_stemsim_opts_default(recon_stemsim_opts_t *o)
 {
     memset(o, 0, sizeof *o);
@@ -302,12 +310,8 @@ int recon_stemsim_columns(const double *pos, int64_t n, const recon_stemsim_opts
     double ox = 0.5 * (double)o->size * o->dx + recon_rng_uniform(&rng) * o->dx;
     double oy = 0.5 * (double)o->size * o->dx + recon_rng_uniform(&rng) * o->dx;
     double lib_au[RECON_LIB_PT_N];
-    const double *lib = o->lib;
-    int nlib = o->nlib;
-    if (!lib || nlib <= 0) {
-        for (int i = 0; i < RECON_LIB_PT_N; i++) lib_au[i] = recon_lib_pt[i] * RECON_AU_OVER_PT;
-        lib = lib_au, nlib = RECON_LIB_PT_N;
-    }
+    int nlib;
+    const double *lib = recon_stemsim_library(o, lib_au, &nlib);
     for (int64_t c = 0; c < nc; c++) {
         cols->x[c] += ox - cx;
         cols->y[c] += oy - cy;
@@ -368,12 +372,8 @@ int recon_stemsim_truth(const recon_columns_t *cols, double min_sep, const recon
         out->count[k] += cols->count[i];
     }
     double lib_au[RECON_LIB_PT_N];
-    const double *lib = o->lib;
-    int nlib = o->nlib;
-    if (!lib || nlib <= 0) {
-        for (int i = 0; i < RECON_LIB_PT_N; i++) lib_au[i] = recon_lib_pt[i] * RECON_AU_OVER_PT;
-        lib = lib_au, nlib = RECON_LIB_PT_N;
-    }
+    int nlib;
+    const double *lib = recon_stemsim_library(o, lib_au, &nlib);
     for (int64_t k = 0; k < m; k++) {
         out->x[k] /= out->count[k] > 0 ? out->count[k] : 1;
         out->y[k] /= out->count[k] > 0 ? out->count[k] : 1;

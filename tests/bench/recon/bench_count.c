@@ -134,8 +134,11 @@ static void bench_information_limit(sdt_t *t)
 {
     printf("--- information limit of the synthetic frames (resolved columns) ---\n");
     double *img = malloc(1024 * 1024 * sizeof *img);
-    double lib[RECON_LIB_PT_N];
-    for (int i = 0; i < RECON_LIB_PT_N; i++) lib[i] = recon_lib_pt[i] * RECON_AU_OVER_PT;
+    double lib_au[RECON_LIB_PT_N];
+    int nlib;
+    recon_stemsim_opts_t so0;
+    recon_stemsim_opts_default(&so0);
+    const double *lib = recon_stemsim_library(&so0, lib_au, &nlib);
     int64_t tot[2] = {0}, eq[2] = {0};
     double pk[2] = {0}, pf[2] = {0};
     for (int m = 0; m < 10; m++) {
@@ -149,8 +152,8 @@ static void bench_information_limit(sdt_t *t)
             CHECK_EQ_INT(t, recon_scs_crb(&tr, so.width, 0, so.dx, doses[d], 1, sk, &e), SD_OK);
             CHECK_EQ_INT(t, recon_scs_crb(&tr, so.width, 0, so.dx, doses[d], 0, sf, &e), SD_OK);
             for (int64_t j = 0; j < tr.n; j++) {
-                pk[d] += recon_lib_p_correct(lib, RECON_LIB_PT_N, tr.count[j], sk[j]);
-                pf[d] += recon_lib_p_correct(lib, RECON_LIB_PT_N, tr.count[j], sf[j]);
+                pk[d] += recon_lib_p_correct(lib, nlib, tr.count[j], sk[j]);
+                pf[d] += recon_lib_p_correct(lib, nlib, tr.count[j], sf[j]);
             }
             for (int s = 0; s < NSEED; s++) {
                 so.dose = doses[d];
@@ -216,8 +219,7 @@ static void bench_synthetic_split(sdt_t *t)
                 sd_err_t e;
                 CHECK_EQ_INT(t, recon_stemsim_render(&groups, &so, img, &e), SD_OK);
                 recon_count_opts_t o;
-                recon_count_opts_default(&o);
-                o.lib_scale = RECON_AU_OVER_PT;
+                set_mode(&o, MODE_STATSTEM);
                 recon_columns_t c;
                 if (recon_count_image(img, so.size, so.size, so.dx, &o, &c, NULL, &e)) continue;
                 all[d][1] += score(&tr, &c, clean, &all[d][0]);
@@ -263,8 +265,7 @@ static void bench_synthetic_drift(sdt_t *t)
                 so.seed = 1000 * (uint64_t)(s + 1) + (uint64_t)m;
                 CHECK_EQ_INT(t, recon_stemsim_render(&tr, &so, img, &e), SD_OK);
                 recon_count_opts_t o;
-                recon_count_opts_default(&o);
-                o.lib_scale = RECON_AU_OVER_PT;
+                set_mode(&o, MODE_STATSTEM);
                 recon_columns_t c;
                 if (recon_count_image(img, so.size, so.size, so.dx, &o, &c, NULL, &e)) continue;
                 eq[d] += score(&moved, &c, NULL, NULL), tot[d] += tr.n;
